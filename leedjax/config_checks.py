@@ -1,0 +1,89 @@
+"""Checks a config before anything runs, naming the field at fault.
+
+A run that would fail an hour in (a batch that does not split over the
+devices, an image size the networks cannot take) fails here at start instead.
+"""
+
+import math
+
+import ml_collections
+
+from leedjax.data import tfds_synthfaces
+
+# Networks halve the image four times down to LEED's codes and back up; the
+# supplementary tables are at 128 px.
+IMAGE_SIZES = (16, 32, 64, 128, 256)
+MAX_YAW = 90.0
+
+
+class ConfigError(ValueError):
+  """A config field holds a value the run cannot use."""
+
+
+def _require(condition: bool, field: str, value, why: str) -> None:
+  if not condition:
+    raise ConfigError(f'config.{field}={value!r}: {why}')
+
+
+def check(config: ml_collections.ConfigDict, *, num_devices: int,
+          num_processes: int = 1, known_stages=('data',)) -> None:
+  """Raises ConfigError naming the first field that cannot work.
+
+  Args:
+    config: the run's config.
+    num_devices: devices the data mesh spans (jax.device_count()).
+    num_processes: jax.process_count().
+    known_stages: the stages this version of leedjax can run.
+  """
+  stages = tuple(config.stages)
+  unknown = [stage for stage in stages if stage not in known_stages]
+  _require(stages and not unknown, 'stages', stages,
+           f'each stage must be one of {tuple(known_stages)}.')
+  _require(len(set(stages)) == len(stages), 'stages', stages,
+           'a stage is listed twice.')
+
+  data = config.data
+  try:
+    tfds_synthfaces.split_names(data)
+    tfds_synthfaces.builder(data)
+  except (ValueError, NotImplementedError) as error:
+    raise ConfigError(str(error)) from error
+  _require(data.image_size in IMAGE_SIZES, 'data.image_size', data.image_size,
+           f'the networks take square images of {IMAGE_SIZES} pixels.')
+  _require(0.0 < data.test_fraction < 1.0, 'data.test_fraction',
+           data.test_fraction, 'must lie strictly between 0 and 1.')
+  _require(data.num_workers >= 0, 'data.num_workers', data.num_workers,
+           'cannot be negative.')
+  _require(data.prefetch >= 0, 'data.prefetch', data.prefetch,
+           'cannot be negative.')
+
+  grid = data.synthfaces
+  _require(grid.num_subjects >= 2, 'data.synthfaces.num_subjects',
+           grid.num_subjects, 'needs at least two subjects to split.')
+  if data.split_scheme == 'subject':
+    held_out = round(data.test_fraction * grid.num_subjects)
+    _require(1 <= held_out < grid.num_subjects, 'data.test_fraction',
+             data.test_fraction,
+             f'holds out {held_out} of {grid.num_subjects} subjects; the '
+             'subject split needs at least one on each side.')
+  _require(len(grid.intensities) > 0 and all(
+      0.0 < value <= 1.5 for value in grid.intensities),
+           'data.synthfaces.intensities', grid.intensities,
+           'give one or more intensities in (0, 1.5].')
+  _require(len(grid.angles) > 0 and all(
+      math.isfinite(a) and abs(a) <= MAX_YAW for a in grid.angles),
+           'data.synthfaces.angles', grid.angles,
+           f'give one or more yaw angles within +-{MAX_YAW:g} degrees.')
+  _require(len(set(grid.angles)) == len(grid.angles) and
+           list(grid.angles) == sorted(grid.angles),
+           'data.synthfaces.angles', grid.angles,
+           'angles must be distinct and in increasing order.')
+  _require(0.0 <= grid.max_gaze <= 1.0, 'data.synthfaces.max_gaze',
+           grid.max_gaze, 'must lie in [0, 1].')
+
+  batch = config.batch_size
+  _require(batch > 0 and batch % num_devices == 0 and
+           batch % num_processes == 0, 'batch_size', batch,
+           f'the global batch must split evenly over {num_devices} '
+           f'device(s) and {num_processes} process(es); use a multiple of '
+           f'{math.lcm(num_devices, num_processes)}.')

@@ -1,0 +1,49 @@
+"""Runs every stage of a config: `python -m leedjax.main --config=... --workdir=...`.
+
+  python -m leedjax.main --config=configs/synthetic.py --workdir=runs/synth
+  python -m leedjax.main --config=configs/synthetic.py:smoke --workdir=/tmp/s \
+      --config.batch_size=16
+
+Started again with the same command, a run skips what is done and resumes
+what is not. On a multi-host slice, pass --multihost on every host.
+"""
+
+import json
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from leedjax import config_checks
+from leedjax import run
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A config file, e.g. configs/synthetic.py[:smoke].',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs.')
+_MULTIHOST = flags.DEFINE_bool(
+    'multihost', False, 'Call jax.distributed.initialize() first (TPU pods, '
+    'multi-node GPU clusters; see launch/).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _MULTIHOST.value:
+    jax.distributed.initialize()
+  logging.info('JAX devices: %s', jax.devices())
+  try:
+    summaries = run.run(_CONFIG.value, _WORKDIR.value)
+  except config_checks.ConfigError as error:
+    print(f'Invalid config: {error}', file=sys.stderr)
+    sys.exit(2)
+  if jax.process_index() == 0:
+    print(json.dumps(summaries, indent=2, sort_keys=True))
+
+
+if __name__ == '__main__':
+  app.run(main)

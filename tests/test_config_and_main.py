@@ -1,0 +1,100 @@
+"""Config checks at start, and `python -m leedjax.main` end to end (data stage)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from leedjax import config_checks
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / 'configs'))
+import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _smoke():
+  return synthetic.get_config('smoke')
+
+
+def _check(config, num_devices=1, num_processes=1):
+  config_checks.check(config, num_devices=num_devices,
+                      num_processes=num_processes, known_stages=('data',))
+
+
+def test_shipped_configs_pass():
+  _check(synthetic.get_config())
+  _check(_smoke())
+  with pytest.raises(ValueError, match='variant'):
+    synthetic.get_config('tiny')
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('data.dataset', 'celeba', "config.data.dataset 'celeba'"),
+    ('data.dataset', 'rafd', 'licensed copy'),
+    ('data.image_size', 48, 'config.data.image_size=48'),
+    ('data.image_size', 512, 'config.data.image_size=512'),
+    ('data.split_scheme', 'by_angle', 'config.data.split_scheme'),
+    ('data.test_fraction', 1.0, 'config.data.test_fraction=1.0'),
+    ('data.synthfaces.num_subjects', 1, 'config.data.synthfaces.num_subjects'),
+    ('data.synthfaces.angles', (0.0, 120.0), 'config.data.synthfaces.angles'),
+    ('data.synthfaces.intensities', (), 'config.data.synthfaces.intensities'),
+    ('stages', ('data', 'teleport'), 'config.stages'),
+])
+def test_bad_values_name_their_field(field, value, message):
+  config = _smoke()
+  *parents, leaf = field.split('.')
+  node = config
+  for parent in parents:
+    node = node[parent]
+  node[leaf] = value
+  with pytest.raises(config_checks.ConfigError, match=message.replace(
+      '(', r'\(').replace(')', r'\)')):
+    _check(config)
+
+
+def test_batch_must_split_over_devices_and_processes():
+  config = _smoke()
+  config.batch_size = 12
+  _check(config, num_devices=4)
+  with pytest.raises(config_checks.ConfigError, match='config.batch_size=12'):
+    _check(config, num_devices=8)
+  with pytest.raises(config_checks.ConfigError, match='multiple of 40'):
+    _check(config, num_devices=8, num_processes=5)
+
+
+def _main(workdir, *overrides):
+  env = dict(os.environ, PYTHONPATH=str(REPO))
+  return subprocess.run(
+      [sys.executable, '-m', 'leedjax.main',
+       '--config=configs/synthetic.py:smoke', f'--workdir={workdir}',
+       *overrides], cwd=REPO, env=env, capture_output=True, text=True,
+      timeout=600, check=False)
+
+
+def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
+  workdir = tmp_path / 'run'
+  result = _main(workdir, '--config.data.image_size=48')
+  assert result.returncode != 0
+  assert 'config.data.image_size=48' in result.stderr
+  assert not workdir.exists()
+
+
+def test_main_prepares_the_dataset_and_resumes(tmp_path):
+  workdir = tmp_path / 'run'
+  data_dir = tmp_path / 'tfds'
+  first = _main(workdir, f'--config.data.data_dir={data_dir}')
+  assert first.returncode == 0, first.stderr[-2000:]
+  done = json.loads((workdir / 'data' / 'done.json').read_text())
+  assert done['dataset'] == 'synth_faces'
+  assert (done['num_train'], done['num_test']) == (360, 40)
+  assert list(data_dir.glob('synth_faces/*/1.0.0/*.array_record*'))
+  config = json.loads((workdir / 'config.json').read_text())
+  assert config['data']['image_size'] == 32
+  # Started again, it finds the data and keeps the first run's record.
+  second = _main(workdir, f'--config.data.data_dir={data_dir}')
+  assert second.returncode == 0, second.stderr[-2000:]
+  again = json.loads((workdir / 'data' / 'done.json').read_text())
+  assert again == done
