@@ -13,7 +13,9 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   # Stages `python -m leedjax.main` runs, in order; finished ones are skipped.
-  config.stages = ('data',)
+  # Every stage's batch_size is global: split over every device.
+  config.stages = ('data', 'classifier', 'neutralizer', 'cache', 'leed',
+                   'identity_judge', 'evaluate')
 
   # ---------------------------------------------------------------- data ---
   config.data = data = ml_collections.ConfigDict()
@@ -42,6 +44,121 @@ def get_config() -> ml_collections.ConfigDict:
   synthfaces.max_gaze = 0.5
   synthfaces.seed = 0
 
-  # ------------------------------------------------------------ training ---
-  config.batch_size = 24    # global batch, split over every device
+  # ---------------------------------------------------------- classifier ---
+  # Psi, the expression classifier (ResNet-18 style) whose penultimate
+  # features LEED's Q predicts; trainers/classifier.py.
+  config.classifier = classifier_config(label_key='expression')
+
+  # ------------------------------------------------------ identity judge ---
+  # The evaluation's subject classifier: it judges whether an edit kept the
+  # input's identity, so it learns the subjects whose edits are judged.
+  config.identity_judge = judge = classifier_config(label_key='subject')
+  judge.num_steps = 2_000
+  # Split of config.data.split_scheme it trains on: 'test' (the subjects
+  # whose edits are evaluated) or 'train'.
+  judge.train_split = 'test'
+  # Share of that split's images held out to measure the judge itself.
+  judge.holdout_fraction = 0.2
+
+  # --------------------------------------------------------- neutralizer ---
+  # StarGAN (the original release's RaFD recipe); trainers/stargan.py.
+  config.neutralizer = neutralizer = ml_collections.ConfigDict()
+  neutralizer.label_key = 'expression'
+  neutralizer.g_conv_dim = 64
+  neutralizer.d_conv_dim = 64
+  neutralizer.num_residual_blocks = 6
+  # Stride-2 convs in D; None: 6, or fewer below 64 px (a >= 1x1 last map).
+  neutralizer.d_repeat_num = ml_collections.FieldReference(None,
+                                                           field_type=int)
+  # A step is n_critic D updates, then one G update: the release's 200k
+  # iterations (D updates) are 40k steps.
+  neutralizer.num_steps = 40_000
+  neutralizer.batch_size = 16       # images per update; a step reads n_critic x
+  neutralizer.n_critic = 5
+  # Both constant for the first half of training, then linearly to 0.
+  neutralizer.g_learning_rate = 1e-4
+  neutralizer.d_learning_rate = 1e-4
+  neutralizer.betas = (0.5, 0.999)
+  neutralizer.lambda_cls = 1.0
+  neutralizer.lambda_rec = 10.0
+  neutralizer.lambda_gp = 10.0
+  # Comparison only: the cache stage takes SynthFaces' rendered true neutral
+  # faces instead of StarGAN's. That is an oracle no real dataset has, so it
+  # must never be the default; it measures what a perfect neutralizer buys.
+  neutralizer.use_renderer_neutral = False
+  _stage_schedule(neutralizer, log_every=100, checkpoint_every=2_000,
+                  sample_every=1_000)
+
+  # ----------------------------------------------------------------- leed ---
+  # The paper's recipe (supplementary): Adam(1e-4, 0.5, 0.999), batch 24,
+  # 100 epochs (constant for 50, then linear to 0), lambda_Q 0.01,
+  # lambda_recon 10, lambda_S 1000, lambda_gp 100.
+  config.leed = leed = ml_collections.ConfigDict()
+  leed.width = 1.0               # E, Dec, X, I (1: the tables' widths)
+  leed.critic_width = 1.0
+  leed.regularizer_width = 1.0
+  leed.siamese_width = 1.0
+  leed.batch_size = 24
+  leed.num_steps = 33_500        # ~100 epochs of RaFD's 7,236 training images
+  leed.learning_rate = 1e-4
+  leed.b1 = 0.5
+  leed.b2 = 0.999
+  leed.decay_start_fraction = 0.5
+  leed.lambda_q = 0.01
+  leed.lambda_recon = 10.0
+  leed.lambda_s = 1000.0
+  leed.lambda_gp = 100.0
+  # Phi of the perceptual loss: ImageNet VGG16 layers (no VGG19 offline).
+  leed.perceptual_layers = ('relu1_2', 'relu2_2', 'relu3_3', 'relu4_3')
+  # Not in the paper: a squared pixel error beside the perceptual one (0: off).
+  leed.pixel_weight = 0.0
+  # Ablations of the paper's Fig. 3: without Q, without S.
+  leed.use_q = True
+  leed.use_siamese = True
+  leed.siamese_alternate = True  # S and E's siamese term take turns
+  _stage_schedule(leed, log_every=100, checkpoint_every=2_000,
+                  sample_every=1_000)
+
+  # ---------------------------------------------------------------- cache ---
+  config.cache = ml_collections.ConfigDict()
+  config.cache.batch_size = 64   # images per forward pass of G and Psi
+
+  # ------------------------------------------------------------- evaluate ---
+  config.evaluate = evaluate = ml_collections.ConfigDict()
+  # Each test image is edited towards a test reference of another subject:
+  # 'same_angle' (the reference shares the camera angle) or 'any_angle'.
+  evaluate.pairing = 'any_angle'
+  evaluate.alpha = 1.0
+  # 'decode': the paper's edit; 'residual': the same edit applied as a change
+  # to the input image (see leedjax/editing.py).
+  evaluate.edit_mode = 'decode'
+  evaluate.batch_size = 64
+  evaluate.seed = 0
   return config
+
+
+def _stage_schedule(section: ml_collections.ConfigDict, *, log_every: int,
+                    checkpoint_every: int, sample_every: int,
+                    keep_checkpoints: int = 2) -> None:
+  """The loop's fields every trained stage has (in steps)."""
+  section.log_every = log_every
+  section.checkpoint_every = checkpoint_every
+  section.sample_every = sample_every
+  section.keep_checkpoints = keep_checkpoints
+
+
+def classifier_config(label_key: str) -> ml_collections.ConfigDict:
+  """A classifier stage: ResNet-18 style, AdamW, warmup then cosine decay."""
+  section = ml_collections.ConfigDict()
+  section.label_key = label_key   # the integer label field it learns
+  section.width = 1.0             # channel multiplier (1: ResNet-18)
+  section.num_steps = 5_000
+  section.batch_size = 64
+  section.learning_rate = 1e-3
+  section.warmup_steps = 200
+  section.weight_decay = 0.01     # AdamW's decoupled decay
+  section.label_smoothing = 0.0
+  section.eval_batch_size = 256
+  _stage_schedule(section, log_every=100, checkpoint_every=1_000,
+                  sample_every=1_000)
+  return section

@@ -62,10 +62,13 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            grid.num_subjects, 'needs at least two subjects to split.')
   if data.split_scheme == 'subject':
     held_out = round(data.test_fraction * grid.num_subjects)
-    _require(1 <= held_out < grid.num_subjects, 'data.test_fraction',
+    # Evaluation edits each test subject towards another test subject.
+    needed = 2 if 'evaluate' in stages else 1
+    _require(needed <= held_out < grid.num_subjects, 'data.test_fraction',
              data.test_fraction,
              f'holds out {held_out} of {grid.num_subjects} subjects; the '
-             'subject split needs at least one on each side.')
+             f'subject split needs at least {needed} in the test split and '
+             'one in the training split.')
   _require(len(grid.intensities) > 0 and all(
       0.0 < value <= 1.5 for value in grid.intensities),
            'data.synthfaces.intensities', grid.intensities,
@@ -81,9 +84,13 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
   _require(0.0 <= grid.max_gaze <= 1.0, 'data.synthfaces.max_gaze',
            grid.max_gaze, 'must lie in [0, 1].')
 
-  batch = config.batch_size
-  _require(batch > 0 and batch % num_devices == 0 and
-           batch % num_processes == 0, 'batch_size', batch,
-           f'the global batch must split evenly over {num_devices} '
-           f'device(s) and {num_processes} process(es); use a multiple of '
-           f'{math.lcm(num_devices, num_processes)}.')
+  for stage in stages:
+    section = config.get(stage)
+    if section is None or 'batch_size' not in section:
+      continue
+    batch = section.batch_size
+    _require(batch > 0 and batch % num_devices == 0 and
+             batch % num_processes == 0, f'{stage}.batch_size', batch,
+             f'the global batch must split evenly over {num_devices} '
+             f'device(s) and {num_processes} process(es); use a multiple of '
+             f'{math.lcm(num_devices, num_processes)}.')

@@ -2,7 +2,7 @@
 
   python -m leedjax.main --config=configs/synthetic.py --workdir=runs/synth
   python -m leedjax.main --config=configs/synthetic.py:smoke --workdir=/tmp/s \
-      --config.batch_size=16
+      --config.leed.batch_size=16
 
 Started again with the same command, a run skips what is done and resumes
 what is not. On a multi-host slice, pass --multihost on every host.
@@ -16,6 +16,7 @@ from absl import flags
 from absl import logging
 import jax
 from ml_collections import config_flags
+import tensorflow_datasets as tfds
 
 from leedjax import config_checks
 from leedjax import run
@@ -35,7 +36,10 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if _MULTIHOST.value:
     jax.distributed.initialize()
-  logging.info('JAX devices: %s', jax.devices())
+  if not flags.FLAGS['verbosity'].present:
+    # Libraries (orbax, TFDS) log chatty INFO lines; ours are printed.
+    logging.set_verbosity(logging.WARNING)
+  tfds.disable_progress_bar()
   try:
     summaries = run.run(_CONFIG.value, _WORKDIR.value)
   except config_checks.ConfigError as error:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from leedjax import config_checks
+from leedjax import run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'configs'))
@@ -21,7 +22,8 @@ def _smoke():
 
 def _check(config, num_devices=1, num_processes=1):
   config_checks.check(config, num_devices=num_devices,
-                      num_processes=num_processes, known_stages=('data',))
+                      num_processes=num_processes,
+                      known_stages=tuple(run.STAGES))
 
 
 def test_shipped_configs_pass():
@@ -57,11 +59,18 @@ def test_bad_values_name_their_field(field, value, message):
 
 def test_batch_must_split_over_devices_and_processes():
   config = _smoke()
-  config.batch_size = 12
+  config.stages = ('data', 'leed')
+  config.leed.batch_size = 12
   _check(config, num_devices=4)
-  with pytest.raises(config_checks.ConfigError, match='config.batch_size=12'):
+  with pytest.raises(config_checks.ConfigError, match='config.leed.batch_size=12'):
     _check(config, num_devices=8)
   with pytest.raises(config_checks.ConfigError, match='multiple of 40'):
+    _check(config, num_devices=8, num_processes=5)
+  config.stages = ('data', 'classifier', 'leed')
+  config.leed.batch_size = 40
+  config.classifier.batch_size = 12
+  with pytest.raises(config_checks.ConfigError,
+                     match='config.classifier.batch_size=12'):
     _check(config, num_devices=8, num_processes=5)
 
 
@@ -85,16 +94,17 @@ def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
 def test_main_prepares_the_dataset_and_resumes(tmp_path):
   workdir = tmp_path / 'run'
   data_dir = tmp_path / 'tfds'
-  first = _main(workdir, f'--config.data.data_dir={data_dir}')
+  data_only = "--config.stages=('data',)"
+  first = _main(workdir, f'--config.data.data_dir={data_dir}', data_only)
   assert first.returncode == 0, first.stderr[-2000:]
   done = json.loads((workdir / 'data' / 'done.json').read_text())
   assert done['dataset'] == 'synth_faces'
-  assert (done['num_train'], done['num_test']) == (360, 40)
+  assert (done['num_train'], done['num_test']) == (320, 80)
   assert list(data_dir.glob('synth_faces/*/1.0.0/*.array_record*'))
   config = json.loads((workdir / 'config.json').read_text())
   assert config['data']['image_size'] == 32
   # Started again, it finds the data and keeps the first run's record.
-  second = _main(workdir, f'--config.data.data_dir={data_dir}')
+  second = _main(workdir, f'--config.data.data_dir={data_dir}', data_only)
   assert second.returncode == 0, second.stderr[-2000:]
   again = json.loads((workdir / 'data' / 'done.json').read_text())
   assert again == done

@@ -485,6 +485,7 @@ def test_bfloat16_inputs_are_reduced_in_float32():
 POSITIONAL_CASES = {
     'l1_loss': (PREDICTION, TARGET),
     'l2_loss': (PREDICTION, TARGET),
+    'squared_norm': (PREDICTION, TARGET),
     'total_variation': (np.ones((1, 2, 2, 1)),),
     'perceptual_loss': ([PREDICTION], [TARGET]),
     'gaussian_nll': (PREDICTION, TARGET, TARGET),
@@ -515,3 +516,25 @@ def test_every_public_function_is_in_the_keyword_test():
             if not name.startswith('_') and callable(value)
             and getattr(value, '__module__', None) == losses.__name__}
   assert public == set(POSITIONAL_CASES)
+
+
+def test_squared_norm_sums_each_example_and_averages_the_batch():
+  prediction = jnp.array([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 1.0]]])
+  target = jnp.zeros_like(prediction)
+  # Example 0: 1 + 4 + 9 + 16 = 30; example 1: 1. Mean: 15.5.
+  assert call(losses.squared_norm, prediction=prediction,
+              target=target) == pytest.approx(15.5)
+
+
+def test_perceptual_loss_sum_reduction_is_the_squared_norm_per_layer():
+  a = {'x': jnp.ones((2, 2, 2, 1)), 'y': jnp.zeros((2, 1, 1, 3))}
+  b = {'x': jnp.zeros((2, 2, 2, 1)), 'y': jnp.full((2, 1, 1, 3), 2.0)}
+  total, parts = losses.perceptual_loss(features_a=a, features_b=b,
+                                        reduction='sum',
+                                        layer_weights={'x': 1.0, 'y': 0.5})
+  # x: 4 ones per example -> 4; y: 3 elements of 2^2 -> 12; 4 + 0.5 * 12.
+  assert float(parts['x']) == pytest.approx(4.0)
+  assert float(parts['y']) == pytest.approx(12.0)
+  assert float(total) == pytest.approx(10.0)
+  with pytest.raises(ValueError, match='reduction'):
+    losses.perceptual_loss(features_a=a, features_b=b, reduction='max')

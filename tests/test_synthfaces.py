@@ -168,7 +168,9 @@ def test_feature_window_and_bands_lose_nothing(monkeypatch):
     everywhere = np.asarray(synthfaces.render(*args, size=64))
   finally:
     jax.clear_caches()
-  np.testing.assert_array_equal(banded, everywhere)
+  # A different window changes how XLA fuses the arithmetic, which may move
+  # a pixel by one level of rounding; a missed feature moves it by far more.
+  np.testing.assert_allclose(banded.astype(int), everywhere, rtol=0, atol=1)
 
 
 def test_render_edit_gives_the_exact_answer(catalog):

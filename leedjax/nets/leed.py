@@ -96,10 +96,16 @@ class Encoder(nn.Module):
       if block > 1:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
       for index, base in enumerate(channels, start=1):
+        last = block == len(_ENCODER_BLOCKS)
+        # He initialisation keeps the signal's scale through 13 ReLU convs
+        # with no normalisation (the default LeCun one shrinks it ~4000x,
+        # leaving codes nearly independent of the image at the start).
         x = conv(layers.scaled_channels(base, self.width),
+                 kernel_init=(nn.initializers.lecun_normal() if last else
+                              nn.initializers.kaiming_normal()),
                  name=f'conv{block}_{index}')(x)
         # conv5_1 stays linear so the code is not clipped at zero.
-        if block < len(_ENCODER_BLOCKS):
+        if not last:
           x = nn.relu(x)
     return x
 

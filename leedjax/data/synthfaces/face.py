@@ -50,16 +50,17 @@ class _Mouth:
   def of(cls, scene):
     e, identity = scene.expression, scene.identity
     smile, one_sided = e['lip_corner_up'], e['one_sided_smile']
-    corner_left = (-0.09 * smile + 0.08 * e['lip_corner_down']
-                   + 0.015 * e['lip_stretch'])
+    corner_left = (-0.15 * smile + 0.12 * e['lip_corner_down']
+                   + 0.02 * e['lip_stretch'])
     return cls(
-        half_width=0.23 * column(identity.mouth_width) * (
-            1.0 + 0.25 * e['lip_stretch'] + 0.12 * smile + 0.05 * one_sided
-            - 0.25 * e['jaw_drop']),
-        corner_left=corner_left,
-        corner_right=corner_left - 0.1 * one_sided,
-        opening=0.2 * e['jaw_drop'] + 0.03 * smile + 0.02 * e['lip_stretch'],
-        lip_raise=0.04 * e['nose_wrinkle'],
+        half_width=0.28 * column(identity.mouth_width) * (
+            1.0 + 0.3 * e['lip_stretch'] + 0.15 * smile + 0.05 * one_sided
+            - 0.3 * e['jaw_drop']),
+        # Bounded so that extreme combinations keep the mouth a mouth.
+        corner_left=jnp.clip(corner_left, -0.25, 0.2),
+        corner_right=jnp.clip(corner_left - 0.15 * one_sided, -0.25, 0.2),
+        opening=0.3 * e['jaw_drop'] + 0.05 * smile + 0.04 * e['lip_stretch'],
+        lip_raise=0.06 * e['nose_wrinkle'],
         lip_thickness=column(identity.lip_thickness) * (
             1.0 - 0.35 * e['lip_stretch']),
     )
@@ -112,14 +113,14 @@ class _Painter:
     e, s, t, lateral = self.e, self.view.s, self.view.t, self.lateral
     paint = self._paint_crease
     forehead = jnp.clip(e['brow_raise'] + 0.6 * e['inner_brow_raise'], 0, 1)
-    for level in (-0.42, -0.52):
-      paint(jnp.maximum(jnp.abs(t - level - 0.12 * s * s) - 0.012,
-                        lateral - 0.32), 0.55 * forehead)
-    paint(shapes.segment(lateral, t, 0.05, -0.21, 0.065, -0.08) - 0.01,
-          0.65 * e['brow_lower'])
+    for level in (-0.55, -0.66):
+      paint(jnp.maximum(jnp.abs(t - level - 0.12 * s * s) - 0.016,
+                        lateral - 0.32), 0.8 * forehead)
+    paint(shapes.segment(lateral, t, 0.05, -0.24, 0.07, -0.07) - 0.014,
+          0.9 * e['brow_lower'])
     for level in (-0.06, -0.01):
-      paint(jnp.maximum(jnp.abs(t - level - 0.3 * s * s) - 0.009,
-                        lateral - 0.09), 0.7 * e['nose_wrinkle'])
+      paint(jnp.maximum(jnp.abs(t - level - 0.3 * s * s) - 0.012,
+                        lateral - 0.1), 0.9 * e['nose_wrinkle'])
 
   def lower_creases(self):
     """Smile lines and blush."""
@@ -133,12 +134,12 @@ class _Painter:
     fold = jnp.minimum(
         shapes.segment(lateral, t, wing + 0.03, 0.3, knee_x, knee_y),
         shapes.segment(lateral, t, knee_x, knee_y, end_x,
-                       MOUTH_HEIGHT + corner + 0.05)) - 0.009
-    self._paint_crease(fold, 0.2 + 0.6 * jnp.clip(
+                       MOUTH_HEIGHT + corner + 0.05)) - 0.013
+    self._paint_crease(fold, 0.15 + 0.85 * jnp.clip(
         self.cheek + 0.8 * e['nose_wrinkle'] + 0.3 * e['lip_stretch'], 0, 1))
     blush = shapes.ellipse(lateral - 0.33, t - 0.3, 0.14, 0.09)
     self.canvas.paint(self.shaded_skin * jnp.asarray([1.0, 0.82, 0.82]),
-                      self.face_cover(blush) * 0.35
+                      self.face_cover(blush) * 0.55
                       * jnp.clip(self.cheek, 0.0, 1.0), LABELS['skin'])
 
   def _eye_frame(self):
@@ -150,12 +151,12 @@ class _Painter:
     """An almond between two parabolic lids, iris and pupil inside it."""
     e, view = self.e, self.view
     eye_size = column(self.identity.eye_size)
-    half_width = 0.13 * eye_size
-    upper_lid = 0.075 * eye_size * jnp.clip(
-        1.0 + 0.8 * e['lid_raise'] - 0.5 * e['lid_tighten'] - 0.3 * self.cheek
+    half_width = 0.155 * eye_size
+    upper_lid = 0.09 * eye_size * jnp.clip(
+        1.0 + 1.0 * e['lid_raise'] - 0.6 * e['lid_tighten'] - 0.35 * self.cheek
         - 0.25 * e['nose_wrinkle'] - 0.2 * e['brow_lower'], 0.08, 2.0)
-    lower_lid = 0.05 * eye_size * jnp.clip(
-        1.0 + 0.3 * e['lid_raise'] - 0.5 * e['lid_tighten'] - 0.5 * self.cheek,
+    lower_lid = 0.06 * eye_size * jnp.clip(
+        1.0 + 0.3 * e['lid_raise'] - 0.6 * e['lid_tighten'] - 0.6 * self.cheek,
         0.1, 2.0)
     eye_x, eye_y = self._eye_frame()
     lid_shape = 1.0 - (eye_x / half_width) ** 2
@@ -165,7 +166,7 @@ class _Painter:
                       LABELS['eye_image_left'])
     self.canvas.paint(SCLERA, self.face_cover(opening), label)
     iris_x = eye_x - self.side * self.scene.gaze * 0.05
-    iris_radius = 0.055 * eye_size
+    iris_radius = 0.065 * eye_size
     iris = jnp.sqrt(iris_x * iris_x + eye_y * eye_y)
     self.canvas.paint(
         colour(self.identity.iris_colour),
@@ -184,19 +185,19 @@ class _Painter:
     """Two segments from the inner end through an arch to the outer end."""
     e = self.e
     spacing = column(self.identity.eye_spacing)
-    inner_x = spacing - 0.17 + 0.035 * e['brow_lower']
-    inner_y = (-0.2 - 0.1 * e['brow_raise'] - 0.1 * e['inner_brow_raise']
-               + 0.07 * e['brow_lower'])
-    arch_y = (-0.255 - 0.1 * e['brow_raise'] - 0.04 * e['inner_brow_raise']
-              + 0.045 * e['brow_lower'])
-    outer_y = (-0.2 - 0.08 * e['brow_raise'] + 0.02 * e['inner_brow_raise']
-               + 0.03 * e['brow_lower'])
-    arch_x, outer_x = spacing - 0.02, spacing + 0.12
+    inner_x = spacing - 0.19 + 0.05 * e['brow_lower']
+    inner_y = (-0.24 - 0.16 * e['brow_raise'] - 0.15 * e['inner_brow_raise']
+               + 0.1 * e['brow_lower'])
+    arch_y = (-0.3 - 0.16 * e['brow_raise'] - 0.06 * e['inner_brow_raise']
+              + 0.065 * e['brow_lower'])
+    outer_y = (-0.24 - 0.13 * e['brow_raise'] + 0.03 * e['inner_brow_raise']
+               + 0.04 * e['brow_lower'])
+    arch_x, outer_x = spacing - 0.02, spacing + 0.15
     lateral, t = self.lateral, self.view.t
     brow = jnp.minimum(
         shapes.segment(lateral, t, inner_x, inner_y, arch_x, arch_y),
         shapes.segment(lateral, t, arch_x, arch_y, outer_x, outer_y),
-    ) - 0.028 * column(self.identity.brow_thickness)
+    ) - 0.038 * column(self.identity.brow_thickness)
     self.canvas.paint(colour(self.identity.hair_colour) * 0.75 + 0.03,
                       self.face_cover(brow), LABELS['brow'])
 
@@ -244,8 +245,8 @@ class _Painter:
     beyond_corners = jnp.abs(s) - mouth.half_width
     inner_top = mid_line - (0.25 * mouth.opening + mouth.lip_raise) * fullness
     inner_bottom = mid_line + 0.75 * mouth.opening * fullness
-    outer_top = inner_top - 0.035 * mouth.lip_thickness * fullness
-    outer_bottom = inner_bottom + 0.045 * mouth.lip_thickness * fullness
+    outer_top = inner_top - 0.04 * mouth.lip_thickness * fullness
+    outer_bottom = inner_bottom + 0.05 * mouth.lip_thickness * fullness
     lips = jnp.maximum(jnp.maximum(outer_top - t, t - outer_bottom),
                        beyond_corners)
     self.canvas.paint(colour(self.identity.lip_colour)
@@ -263,8 +264,8 @@ class _Painter:
     profile at the front of the head, with the opening as a notch."""
     mouth, pose, view, cover = self.mouth_shape, self.scene.pose, self.view, self.scene.cover
     top = (MOUTH_HEIGHT - 0.25 * mouth.opening - mouth.lip_raise
-           - 0.035 * mouth.lip_thickness)
-    bottom = MOUTH_HEIGHT + 0.75 * mouth.opening + 0.045 * mouth.lip_thickness
+           - 0.04 * mouth.lip_thickness)
+    bottom = MOUTH_HEIGHT + 0.75 * mouth.opening + 0.05 * mouth.lip_thickness
     profile_x = view.x - pose.project(0.0, _surface_depth(MOUTH_HEIGHT) + 0.03)
     weight = jnp.clip(2.0 * jnp.abs(pose.sin) - 1.0, 0.0, 1.0)
     width = 0.05 * jnp.abs(pose.sin) + 1e-3
@@ -282,8 +283,8 @@ class _Painter:
   def moustache(self):
     """Identity only: it sits above the upper lip's resting place."""
     moustache = shapes.ellipse(self.view.s,
-                               self.view.t - (MOUTH_HEIGHT - 0.085),
-                               0.25 * column(self.identity.mouth_width), 0.045)
+                               self.view.t - (MOUTH_HEIGHT - 0.1),
+                               0.3 * column(self.identity.mouth_width), 0.045)
     self.canvas.paint(colour(self.identity.hair_colour) * 0.9,
                       self.face_cover(moustache)
                       * column(self.identity.moustache), LABELS['moustache'])
@@ -293,13 +294,13 @@ class _Painter:
     eye_x, eye_y = self._eye_frame()
     wears = column(self.identity.glasses)
     spacing = column(self.identity.eye_spacing)
-    rim = shapes.ellipse(eye_x, eye_y + 0.01, 0.19, 0.13)
+    rim = shapes.ellipse(eye_x, eye_y + 0.01, 0.22, 0.15)
     self.canvas.paint(GLASS_TINT, self.face_cover(rim) * 0.15 * wears,
                       LABELS['glasses'])
     frame = jnp.minimum(
         jnp.abs(rim) - 0.012,
         shapes.segment(self.lateral, self.view.t, 0.0, -0.035,
-                       spacing - 0.185, -0.03) - 0.012)
+                       spacing - 0.215, -0.03) - 0.012)
     self.canvas.paint(FRAME, self.face_cover(frame) * wears, LABELS['glasses'])
 
 

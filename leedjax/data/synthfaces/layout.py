@@ -3,32 +3,32 @@
 import math
 
 # Framing, in image units ([-1, 1] across the image).
-HEAD_CENTRE_Y = -0.06
-HEAD_HALF_HEIGHT = 0.74
+HEAD_CENTRE_Y = -0.02
+HEAD_HALF_HEIGHT = 0.86
 # Front-to-back half-depth of the head; wider than its half-width, as in people.
 HEAD_DEPTH = 0.85
 EYE_HEIGHT = 0.0
-MOUTH_HEIGHT = 0.55
+MOUTH_HEIGHT = 0.52
 
 # Bounds of every facial feature (ears, eyes, brows, nose, mouth, creases,
 # moustache, glasses) at any pose and any expression up to the controls'
 # maximum; tests check that nothing is drawn outside them.
 FEATURE_X = (-1.2, 1.2)
-FEATURE_Y = (-0.64, 0.94)
+FEATURE_Y = (-0.8, 1.0)
 
 # Rows (head units) that each pass of facial features may touch, at any pose
 # and expression; each pass paints only its band (a further 1.5x speed-up).
 # Tests check that painting the whole window instead changes no pixel.
 FEATURE_BANDS = {
     'ears': (-0.12, 0.28),
-    'upper_creases': (-0.64, 0.08),   # forehead, frown and nose wrinkles
-    'lower_creases': (0.18, 0.94),    # smile lines and blush
-    'eyes': (-0.2, 0.18),
-    'brows': (-0.58, -0.06),
+    'upper_creases': (-0.74, 0.08),   # forehead, frown and nose wrinkles
+    'lower_creases': (0.15, 0.96),    # smile lines and blush
+    'eyes': (-0.26, 0.2),
+    'brows': (-0.8, -0.04),
     'nose': (-0.26, 0.46),
-    'mouth': (0.25, 0.94),            # lips, teeth and their profile
-    'moustache': (0.38, 0.56),
-    'glasses': (-0.2, 0.18),
+    'mouth': (0.18, 1.0),             # lips, teeth and their profile
+    'moustache': (0.32, 0.52),
+    'glasses': (-0.2, 0.22),
 }
 
 # Per-pixel layer ids returned by `render(..., with_labels=True)`.

@@ -123,7 +123,7 @@ def _paint_body(canvas: shapes.Canvas, scene: Scene, x, y):
   shoulder_x = x / (0.55 + 0.45 * jnp.abs(pose.cos))
   collar = 0.18 * jnp.maximum(0.0, 1.0 - jnp.abs(neck_x) / 0.28)
   canvas.paint(colour(identity.clothing),
-               scene.cover(1.06 + 0.1 * shoulder_x ** 2 + collar - y),
+               scene.cover(1.02 + 0.1 * shoulder_x ** 2 + collar - y),
                LABELS['clothing'])
 
 

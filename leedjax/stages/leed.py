@@ -1,0 +1,65 @@
+"""The `leed` stage: LEED trained on cached neutral faces and Psi features."""
+
+import copy
+
+from leedjax import loop
+from leedjax.data import pipeline
+from leedjax.data import synthfaces
+from leedjax.data import tfds_synthfaces
+from leedjax.nets import layers
+from leedjax.stages import cache as cache_lib
+from leedjax.trainers import leed as leed_lib
+from leedjax.weights import vgg16
+
+
+def _sample_batch(context, source, cache):
+  """Unflipped pairs, with SynthFaces' exact answers of their edits."""
+  config = context.config
+  data = copy.deepcopy(config.data)
+  data.flip = False
+  batch = next(cache_lib.CachedPairs(pipeline.pair_batches(
+      source, data, min(8, config.leed.batch_size)), cache))
+  if config.data.dataset == 'synth_faces':
+    catalog = synthfaces.Catalog(tfds_synthfaces.config_from(data).grid)
+    batch['input']['true_edit'] = catalog.render_edit(
+        batch['input']['catalog_row'], batch['reference']['catalog_row'],
+        1.0, data.image_size)
+  return batch
+
+
+def trainer_of(context) -> leed_lib.LeedTrainer:
+  config = context.config
+  cache = context.outputs['cache']
+  source = context.source('train')
+
+  def batches():
+    return cache_lib.CachedPairs(
+        pipeline.pair_batches(source, config.data, config.leed.batch_size),
+        cache)
+
+  return leed_lib.LeedTrainer(
+      config, batches, cache.feature_dim, vgg16.load_vgg16_params(),
+      sample_batch_fn=lambda: _sample_batch(context, source, cache))
+
+
+def _outputs(context, trainer, state):
+  context.outputs['leed'] = {
+      'nets': trainer.nets,
+      'variables': {name: state.variables(name) for name in leed_lib.NETS}}
+
+
+def run(context, stage_dir) -> dict:
+  trainer = trainer_of(context)
+  state = loop.train(trainer, context.config.leed, stage_dir,
+                     mesh=context.mesh, seed=context.config.seed)
+  _outputs(context, trainer, state)
+  return {'steps': int(state.step),
+          'parameters': {name: layers.count_params(state.params[name])
+                         for name in leed_lib.NETS}}
+
+
+def load(context, stage_dir):
+  trainer = trainer_of(context)
+  _outputs(context, trainer, loop.restore_final(
+      trainer, context.config.leed, stage_dir, mesh=context.mesh,
+      seed=context.config.seed))
