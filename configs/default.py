@@ -25,6 +25,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Where TFDS writes and reads prepared datasets; None is TFDS's default
   # (~/tensorflow_datasets, or $TFDS_DATA_DIR).
   data.data_dir = ml_collections.FieldReference(None, field_type=str)
+  # Licence-gated datasets: the directory holding your own copy as its
+  # owners distribute it (TFDS's manual_dir).
+  data.manual_dir = ml_collections.FieldReference(None, field_type=str)
   data.image_size = 128
   # 'random': the papers' random 90/10 split of images; 'subject': no subject
   # appears in both train and test.
@@ -99,7 +102,7 @@ def get_config() -> ml_collections.ConfigDict:
   leed.regularizer_width = 1.0
   leed.siamese_width = 1.0
   leed.batch_size = 24
-  leed.num_steps = 33_500        # ~100 epochs of RaFD's 7,236 training images
+  leed.num_steps = 30_150        # 100 epochs of RaFD's 7,236 training images
   leed.learning_rate = 1e-4
   leed.b1 = 0.5
   leed.b2 = 0.999

@@ -170,10 +170,12 @@ class _Run:
     if bad is not None:
       step, name, value = bad
       last = self.checkpoints.latest_step()
+      kept = ('no checkpoint was saved before it' if last is None else
+              f'the last good checkpoint (step {last}) is kept')
       raise NonFiniteError(
           f'{self.trainer.name}: {name} is {value} at step {step}; training '
-          f'stopped. The last good checkpoint (step {last}) is kept; lower '
-          'the learning rate or check the inputs, then run again.')
+          f'stopped and {kept}. Lower the learning rate or check the '
+          'inputs, then run again.')
 
   def save(self, step: int, force: bool = False):
     self.check_finite()

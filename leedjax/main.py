@@ -19,7 +19,16 @@ from ml_collections import config_flags
 import tensorflow_datasets as tfds
 
 from leedjax import config_checks
+from leedjax import loop
 from leedjax import run
+from leedjax.weights import assets
+
+# Exit statuses: 2 a config or data the run cannot start with; 1 training
+# diverged; 75 (EX_TEMPFAIL) preempted, so a scheduler requeues the job and
+# the same command resumes it.
+EXIT_DIVERGED = 1
+EXIT_BAD_INPUT = 2
+EXIT_PREEMPTED = 75
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'A config file, e.g. configs/synthetic.py[:smoke].',
@@ -44,7 +53,16 @@ def main(argv):
     summaries = run.run(_CONFIG.value, _WORKDIR.value)
   except config_checks.ConfigError as error:
     print(f'Invalid config: {error}', file=sys.stderr)
-    sys.exit(2)
+    sys.exit(EXIT_BAD_INPUT)
+  except (assets.MissingWeightsError, assets.CorruptWeightsError) as error:
+    print(f'Pretrained weights unusable: {error}', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+  except loop.NonFiniteError as error:
+    print(f'Training diverged: {error}', file=sys.stderr)
+    sys.exit(EXIT_DIVERGED)
+  except loop.Preempted as error:
+    print(f'Preempted: {error}', file=sys.stderr)
+    sys.exit(EXIT_PREEMPTED)
   if jax.process_index() == 0:
     print(json.dumps(summaries, indent=2, sort_keys=True))
 

@@ -74,11 +74,11 @@ def test_batch_must_split_over_devices_and_processes():
     _check(config, num_devices=8, num_processes=5)
 
 
-def _main(workdir, *overrides):
+def _main(workdir, *overrides, config='configs/synthetic.py:smoke'):
   env = dict(os.environ, PYTHONPATH=str(REPO))
   return subprocess.run(
       [sys.executable, '-m', 'leedjax.main',
-       '--config=configs/synthetic.py:smoke', f'--workdir={workdir}',
+       f'--config={config}', f'--workdir={workdir}',
        *overrides], cwd=REPO, env=env, capture_output=True, text=True,
       timeout=600, check=False)
 
@@ -89,6 +89,34 @@ def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
   assert result.returncode != 0
   assert 'config.data.image_size=48' in result.stderr
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('name, owner', [('rafd', 'Radboud Faces Database'),
+                                         ('cfeed', 'Compound Facial')])
+def test_paper_configs_say_what_data_they_need(tmp_path, name, owner):
+  workdir = tmp_path / 'run'
+  result = _main(workdir, config=f'configs/{name}.py')
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert owner in result.stderr and 'configs/synthetic.py' in result.stderr
+  assert not workdir.exists()
+
+
+def test_paper_configs_hold_the_papers_recipe():
+  import cfeed  # pylint: disable=g-import-not-at-top
+  import rafd  # pylint: disable=g-import-not-at-top
+  for config, images in ((rafd.get_config(), 8_040),
+                         (cfeed.get_config(), 5_060)):
+    assert config.data.image_size == 128
+    assert config.data.split_scheme == 'random'
+    leed = config.leed
+    assert (leed.batch_size, leed.learning_rate, leed.b1, leed.b2) == (
+        24, 1e-4, 0.5, 0.999)
+    assert (leed.lambda_q, leed.lambda_recon, leed.lambda_s,
+            leed.lambda_gp) == (0.01, 10.0, 1000.0, 100.0)
+    # 100 epochs of the 90% training split.
+    assert leed.num_steps * leed.batch_size >= 100 * round(0.9 * images)
+    assert (leed.num_steps - 1) * leed.batch_size < 100 * round(0.9 * images)
+    assert leed.width == 1.0
 
 
 def test_main_prepares_the_dataset_and_resumes(tmp_path):

@@ -31,7 +31,16 @@ SPLITS = {
     'subject': ('subject_train', 'subject_test'),
 }
 # Datasets that need the user's own licensed copy; no builder exists yet.
-LICENSED_DATASETS = ('rafd', 'cfeed')
+# Datasets the papers use that no one may redistribute: each user requests a
+# copy from its owners. Their builders are not written yet.
+LICENSED_DATASETS = {
+    'rafd': ('the Radboud Faces Database (67 subjects x 8 expressions x 3 '
+             'gaze directions x 5 camera angles, 8,040 images; request it '
+             'from its owners at https://rafd.socsci.ru.nl)'),
+    'cfeed': ('the Compound Facial Expressions of Emotion database (230 '
+              'subjects, 22 basic and compound expressions; request it from '
+              'its authors, Du, Tao and Martinez, Ohio State University)'),
+}
 DATASETS = ('synth_faces',)
 # Rows per renderer call: the catalogue's own chunk (the tail padded), so that
 # the jitted renderer compiles once per image size.
@@ -152,11 +161,15 @@ def _check_dataset(data_config: ml_collections.ConfigDict) -> None:
   dataset = data_config.dataset
   if dataset in LICENSED_DATASETS:
     raise NotImplementedError(
-        f'config.data.dataset={dataset!r} needs your own licensed copy of the '
-        f'dataset and is not supported yet; use one of {DATASETS}.')
+        f'config.data.dataset={dataset!r} needs {LICENSED_DATASETS[dataset]}. '
+        'Its licence forbids redistribution, so leedjax cannot fetch it, and '
+        'its dataset builder (which will read your copy from '
+        'config.data.manual_dir) is not written yet. Until then, train on '
+        f'one of {DATASETS}: --config=configs/synthetic.py.')
   if dataset not in DATASETS:
     raise ValueError(f'Unknown config.data.dataset {dataset!r}: choose one of '
-                     f'{DATASETS} (or, once supported, {LICENSED_DATASETS}).')
+                     f'{DATASETS} (or, once supported, '
+                     f'{tuple(LICENSED_DATASETS)}).')
 
 
 def config_from(data_config: ml_collections.ConfigDict) -> SynthFacesConfig:
