@@ -118,6 +118,19 @@ def _step(trainer: base.Trainer, state: TrainState, batch: base.Batch,
   return new_state.replace(step=state.step + 1), metrics
 
 
+def jit_step(trainer: base.Trainer, mesh: jax.sharding.Mesh):
+  """The trainer's step as the loop runs it: `(state, global_batch,
+  base_rng, frozen) -> (state, metrics)`, the batch split over the mesh's
+  `data` axis, everything else replicated, the old state donated."""
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(
+      functools.partial(_step, trainer),
+      in_shardings=(replicated, sharding.batch_sharding(mesh), replicated,
+                    replicated),
+      out_shardings=(replicated, replicated),
+      donate_argnums=(0,))
+
+
 class _Run:
   """One stage's training: the state, its checkpoints and its writers."""
 
@@ -156,12 +169,7 @@ class _Run:
     self.start = int(self.state.step)
     self.stage_dir = stage_dir
     self.writer = None  # opened by `loop`
-    self.step_fn = jax.jit(
-        functools.partial(_step, trainer),
-        in_shardings=(self.replicated, sharding.batch_sharding(mesh),
-                      self.replicated, self.replicated),
-        out_shardings=(self.replicated, self.replicated),
-        donate_argnums=(0,))
+    self.step_fn = jit_step(trainer, mesh)
     self.pending = []  # (step, metrics) not yet checked for NaN/inf
 
   def check_finite(self):

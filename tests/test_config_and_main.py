@@ -35,7 +35,7 @@ def test_shipped_configs_pass():
 
 @pytest.mark.parametrize('field, value, message', [
     ('data.dataset', 'celeba', "config.data.dataset 'celeba'"),
-    ('data.dataset', 'rafd', 'licensed copy'),
+    ('data.dataset', 'rafd', 'Radboud Faces Database'),
     ('data.image_size', 48, 'config.data.image_size=48'),
     ('data.image_size', 512, 'config.data.image_size=512'),
     ('data.split_scheme', 'by_angle', 'config.data.split_scheme'),

@@ -164,14 +164,14 @@ def test_each_process_reads_its_own_rows(source, data_config, monkeypatch):
 
 
 def test_global_batches_shard_over_eight_devices(source, data_config):
-  script = textwrap.dedent(f"""
+  script = textwrap.dedent("""
       import json, sys
       import jax, ml_collections, numpy as np
       from leedjax.data import pipeline, sharding, tfds_synthfaces
       config = ml_collections.ConfigDict(json.loads(sys.argv[1]))
       source = tfds_synthfaces.prepare(config).as_data_source('train')
       mesh = sharding.make_mesh()
-      assert mesh.shape == {{'data': 8}}, mesh
+      assert mesh.shape == {'data': 8}, mesh
       assert mesh.axis_types == (jax.sharding.AxisType.Auto,)
       local = next(pipeline.pair_batches(source, config, 16))
       batch = sharding.global_batch(local, mesh)

@@ -137,7 +137,7 @@ def test_dataset_names_are_checked(tmp_path):
     tfds_synthfaces.prepare(config)
   for licensed in ('rafd', 'cfeed'):
     config.dataset = licensed
-    with pytest.raises(NotImplementedError, match='licensed copy'):
+    with pytest.raises(NotImplementedError, match='licence forbids'):
       tfds_synthfaces.prepare(config)
 
 

@@ -11,7 +11,9 @@ camera angle. Neutral faces come from the trained neutralizer. Measured:
 - ssim_edit: SSIM (dm-pix) of the edit against the exact answer SynthFaces
   renders (the input's identity, pose and gaze wearing the reference's
   expression), and the same for two baselines that edit nothing:
-  ssim_copy_input and ssim_copy_reference.
+  ssim_copy_input and ssim_copy_reference;
+- on SynthFaces, the judges' scores of the exact answers themselves
+  (`*_of_true_edits`): the most an edit can score with these judges.
 
 They are written to `<workdir>/results.json` with the job's wall time.
 """
@@ -30,22 +32,10 @@ from leedjax import files
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
+from leedjax.stages import batched
 from leedjax.trainers import base
 
 RESULTS_FILE = 'results.json'
-
-
-def _test_records(context):
-  """Images and labels of every test record, in order."""
-  config = context.config
-  rows = {key: [] for key in ('image', 'subject', 'expression', 'angle',
-                              'catalog_row')}
-  for batch in pipeline.eval_batches(context.source('test'), config.data,
-                                     config.evaluate.batch_size):
-    keep = batch['mask']
-    for key in rows:
-      rows[key].append(batch[key][keep])
-  return {key: np.concatenate(values) for key, values in rows.items()}
 
 
 def make_pairs(subject, angle, pairing: str, seed: int) -> np.ndarray:
@@ -69,18 +59,6 @@ def make_pairs(subject, angle, pairing: str, seed: int) -> np.ndarray:
   return references
 
 
-def _in_batches(function, arrays, batch_size):
-  """`function` over equal-length arrays in fixed-size (padded) batches."""
-  count = len(arrays[0])
-  outputs = []
-  for start in range(0, count, batch_size):
-    rows = np.minimum(np.arange(start, start + batch_size), count - 1)
-    result = function(*(array[rows] for array in arrays))
-    outputs.append(jax.tree.map(
-        lambda a: np.asarray(a)[:min(batch_size, count - start)], result))
-  return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
-
-
 def _neutral_faces(context, records):
   config = context.config
   if config.neutralizer.use_renderer_neutral:
@@ -88,7 +66,7 @@ def _neutral_faces(context, records):
     return catalog.render_neutral(records['catalog_row'],
                                   config.data.image_size)
   neutralize = context.outputs['neutralizer']['neutralize']
-  return _in_batches(
+  return batched.in_batches(
       lambda images: base.to_uint8(neutralize(pipeline.to_float(images))),
       [records['image']], config.evaluate.batch_size)
 
@@ -96,7 +74,7 @@ def _neutral_faces(context, records):
 def run(context, stage_dir) -> dict:
   start = time.perf_counter()
   config, settings = context.config, context.config.evaluate
-  records = _test_records(context)
+  records = batched.test_records(context, settings.batch_size)
   references = make_pairs(records['subject'], records['angle'],
                           settings.pairing, settings.seed)
   neutral = _neutral_faces(context, records)
@@ -112,13 +90,13 @@ def run(context, stage_dir) -> dict:
     return jnp.clip(jnp.round((edited + 1.0) * 127.5), 0, 255).astype(
         jnp.uint8)
 
-  edits = _in_batches(edit, [records['image'], neutral,
+  edits = batched.in_batches(edit, [records['image'], neutral,
                              records['image'][references],
                              neutral[references]], settings.batch_size)
 
   def predicted_class(name, images):
     predict = context.outputs[name]['predict']
-    return _in_batches(lambda x: jnp.argmax(predict(x)[0], -1), [images],
+    return batched.in_batches(lambda x: jnp.argmax(predict(x)[0], -1), [images],
                        settings.batch_size)
 
   results = {
@@ -144,12 +122,19 @@ def run(context, stage_dir) -> dict:
                                             pipeline.to_float(b)))
 
     def mean_ssim(images):
-      return float(np.mean(_in_batches(ssim, [images, truth],
+      return float(np.mean(batched.in_batches(ssim, [images, truth],
                                        settings.batch_size)))
 
     results.update(ssim_edit=mean_ssim(edits),
                    ssim_copy_input=mean_ssim(records['image']),
                    ssim_copy_reference=mean_ssim(records['image'][references]))
+    # The judges' ceilings: their scores of the exact answers.
+    results.update(
+        expression_accuracy_of_true_edits=float(np.mean(
+            predicted_class('classifier', truth)
+            == records['expression'][references])),
+        identity_retention_of_true_edits=float(np.mean(
+            predicted_class('identity_judge', truth) == records['subject'])))
     _write_grid(stage_dir / 'edits.png', [
         records['image'], records['image'][references], neutral, edits,
         truth])

@@ -1,13 +1,24 @@
 """The `neutralizer` stage: StarGAN trained with expression labels.
 
-Used frozen afterwards as G(x, onehot(neutral)) to make neutral faces.
+Used frozen afterwards as G(x, onehot(neutral)) to make neutral faces. Its
+summary measures them on the test split: how often Psi calls them neutral
+and, on SynthFaces, their SSIM to the exact neutral face the renderer draws
+(beside the SSIM of the unedited input, the do-nothing baseline).
 """
 
 import functools
 
+import dm_pix
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from leedjax import loop
+from leedjax.data import pipeline
+from leedjax.data import synthfaces
+from leedjax.data import tfds_synthfaces
+from leedjax.stages import batched
+from leedjax.trainers import base
 from leedjax.trainers import stargan
 
 
@@ -30,7 +41,35 @@ def run(context, stage_dir) -> dict:
   state = loop.train(trainer, context.config.neutralizer, stage_dir,
                      mesh=context.mesh, seed=context.config.seed)
   _outputs(context, trainer, state)
-  return {'generator_updates': int(state.step)}
+  return {'generator_updates': int(state.step), **_measure(context)}
+
+
+def _measure(context) -> dict:
+  config = context.config
+  batch_size = config.evaluate.batch_size
+  records = batched.test_records(context, batch_size)
+  neutralize = context.outputs['neutralizer']['neutralize']
+  neutral = batched.in_batches(
+      lambda x: neutralize(pipeline.to_float(x)), [records['image']],
+      batch_size)
+  summary = {}
+  if 'classifier' in context.outputs:
+    predict = context.outputs['classifier']['predict']
+    calls = batched.in_batches(lambda x: jnp.argmax(predict(x)[0], -1),
+                               [base.to_uint8(neutral)], batch_size)
+    summary['psi_calls_neutral'] = float(np.mean(
+        calls == synthfaces.NEUTRAL))
+  if config.data.dataset == 'synth_faces':
+    catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
+    truth = pipeline.to_float(catalog.render_neutral(
+        records['catalog_row'], config.data.image_size))
+    ssim = jax.jit(dm_pix.ssim)
+    summary['ssim_to_true_neutral'] = float(np.mean(batched.in_batches(
+        ssim, [neutral, truth], batch_size)))
+    summary['ssim_input_to_true_neutral'] = float(np.mean(batched.in_batches(
+        ssim, [pipeline.to_float(records['image']), truth], batch_size)))
+  return summary
+
 
 
 def load(context, stage_dir):

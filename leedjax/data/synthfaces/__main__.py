@@ -5,7 +5,6 @@
 """
 
 import os
-import sys
 import time
 
 from absl import app

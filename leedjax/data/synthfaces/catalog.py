@@ -7,7 +7,6 @@ third axis for expression intensity; each image also gets a small random gaze.
 
 import dataclasses
 
-import jax
 import numpy as np
 
 from leedjax.data.synthfaces import expressions

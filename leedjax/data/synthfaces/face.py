@@ -149,7 +149,7 @@ class _Painter:
 
   def eyes(self):
     """An almond between two parabolic lids, iris and pupil inside it."""
-    e, view = self.e, self.view
+    e = self.e
     eye_size = column(self.identity.eye_size)
     half_width = 0.155 * eye_size
     upper_lid = 0.09 * eye_size * jnp.clip(

@@ -8,7 +8,6 @@ per-image parameters are (B, 1, 1). Whatever depends only on an image and a
 row is then computed once per row: the compiler hoists it out of the x loop.
 """
 
-import jax
 import jax.numpy as jnp
 
 

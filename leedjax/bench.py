@@ -1,0 +1,258 @@
+"""Step-time benchmark of every trainer of a config.
+
+  python -m leedjax.bench --config=configs/synthetic.py
+  python -m leedjax.bench --config=configs/synthetic.py --devices=1 \
+      --config.data.image_size=128 --config.leed.width=1   # a GPU, paper size
+
+For each trainer (Psi, the StarGAN neutralizer, LEED) it prints the median
+step time after warm-up, images per second, the FLOPs of one step from XLA's
+cost analysis and the GFLOP/s achieved, once per device count in --devices
+(on a CPU, extra counts are fake devices: `--xla_force_host_platform_device_
+count`, sharing the same cores). It also times what the `cache` stage saves
+each LEED step: StarGAN's neutral faces of the inputs and references and
+Psi's features of the references, which LEED's step would otherwise compute.
+
+It reads batches of the config's SynthFaces data (built if missing); LEED's
+cached neutral faces and features are stand-ins of the right shapes (step
+time does not depend on their values), so no earlier stage must have run.
+Each device count runs in its own process, as XLA fixes it at start.
+"""
+
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+import tensorflow_datasets as tfds
+
+from leedjax import loop
+from leedjax.data import pipeline
+from leedjax.data import sharding
+from leedjax.data import tfds_synthfaces
+from leedjax.stages import cache as cache_lib
+from leedjax.trainers import classifier as classifier_lib
+from leedjax.trainers import leed as leed_lib
+from leedjax.trainers import stargan
+from leedjax.weights import vgg16
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A config file, e.g. configs/synthetic.py.',
+    lock_config=True)
+_DEVICES = flags.DEFINE_list(
+    'devices', ['1', '8'], 'Device counts to measure on; on a CPU, counts '
+    'above 1 are fake devices sharing the cores.')
+_TRAINERS = flags.DEFINE_list(
+    'trainers', ['classifier', 'neutralizer', 'leed'], 'Trainers to time.')
+_WARMUP = flags.DEFINE_integer('warmup', 2, 'Untimed steps after compiling.')
+_STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps (the median is kept).')
+_JSON = flags.DEFINE_string('json', None, 'Also write the figures here.')
+_CHILD = flags.DEFINE_integer('child', 0, 'Internal: measure on this many '
+                              'devices in this process, print JSON lines.')
+flags.mark_flags_as_required(['config'])
+
+
+def _trainer(name, config, source):
+  if name == 'classifier':
+    return classifier_lib.ClassifierTrainer(
+        config.classifier, config.data, source,
+        num_classes=classifier_lib.num_classes_of(
+            config.classifier.label_key, config.data), name='classifier')
+  if name == 'neutralizer':
+    return stargan.StarGANTrainer(config.neutralizer, config.data, source)
+  if name == 'leed':
+    stand_in = _stand_in_cache(config, len(source))
+    return leed_lib.LeedTrainer(
+        config, lambda: cache_lib.CachedPairs(pipeline.pair_batches(
+            source, config.data, config.leed.batch_size), stand_in),
+        stand_in.feature_dim, vgg16.load_vgg16_params())
+  raise app.UsageError(f'Unknown trainer {name!r}: use classifier, '
+                       'neutralizer or leed.')
+
+
+def _psi(config):
+  model = classifier_lib.make_model(config.classifier, 8)
+  size = config.data.image_size
+  variables = jax.jit(functools.partial(model.init, train=False))(
+      jax.random.key(0), jnp.zeros((1, size, size, 3)))
+  return functools.partial(classifier_lib.predict, model), variables
+
+
+def _stand_in_cache(config, count):
+  """Zero neutral faces and features of the real shapes, without memory."""
+  predict, variables = _psi(config)
+  size = config.data.image_size
+  feature_dim = jax.eval_shape(predict, variables,
+                               jnp.zeros((1, size, size, 3)))[1].shape[-1]
+  return cache_lib.Cache(
+      neutral=np.broadcast_to(np.zeros((), np.uint8),
+                              (count, 2, size, size, 3)),
+      features=np.broadcast_to(np.zeros((), np.float32),
+                               (count, 2, feature_dim)))
+
+
+def _images_per_step(name, trainer, config):
+  if name == 'neutralizer':
+    return trainer.images_per_step
+  if name == 'leed':
+    return 2 * config.leed.batch_size  # input and reference of each pair
+  return config.classifier.batch_size
+
+
+def _flops(compiled) -> float:
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0]
+  return float(analysis.get('flops', float('nan')))
+
+
+def _time(function, *args) -> float:
+  start = time.perf_counter()
+  jax.block_until_ready(function(*args))
+  return time.perf_counter() - start
+
+
+def measure_trainer(name, config, source, mesh) -> dict:
+  trainer = _trainer(name, config, source)
+  batch = sharding.global_batch(next(trainer.batches()), mesh)
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  rng = jax.device_put(jax.random.key(0), replicated)
+  frozen = jax.device_put(trainer.frozen, replicated)
+  state = jax.jit(trainer.init, out_shardings=replicated)(rng, batch)
+  start = time.perf_counter()
+  compiled = loop.jit_step(trainer, mesh).lower(state, batch, rng,
+                                                frozen).compile()
+  compile_seconds = time.perf_counter() - start
+  for _ in range(_WARMUP.value):
+    state, _ = compiled(state, batch, rng, frozen)
+  times = []
+  for _ in range(_STEPS.value):
+    start = time.perf_counter()
+    state, metrics = compiled(state, batch, rng, frozen)
+    jax.block_until_ready((state, metrics))
+    times.append(time.perf_counter() - start)
+  median = statistics.median(times)
+  # The cost analysis of an SPMD program is one device's share.
+  flops = _flops(compiled) * mesh.size
+  return {'trainer': name, 'devices': mesh.size,
+          'platform': jax.devices()[0].platform,
+          'step_seconds': median,
+          'images_per_second': _images_per_step(name, trainer, config) / median,
+          'gflop_per_step': flops / 1e9,
+          'gflop_per_second': flops / 1e9 / median,
+          'compile_seconds': compile_seconds}
+
+
+def measure_cache_savings(config, mesh) -> dict:
+  """Per LEED step: G's neutral faces of 2 x batch images plus Psi's
+  features of the batch's references, the work the cache stage removes."""
+  pairs = config.leed.batch_size
+  size = config.data.image_size
+  batch_sharding = sharding.batch_sharding(mesh)
+  generator = stargan.make_generator(config.neutralizer, 8)
+  images = jax.device_put(jnp.zeros((2 * pairs, size, size, 3)),
+                          batch_sharding)
+  g_variables = jax.jit(generator.init)(
+      jax.random.key(0), images[:1], jnp.zeros((1, 8)))
+  predict, psi_variables = _psi(config)
+
+  @jax.jit
+  def uncached(images):
+    neutral = stargan.neutralize(generator, g_variables, images)
+    features = predict(psi_variables, images[pairs:])[1]
+    return neutral, features
+
+  uncached(images)  # compile
+  for _ in range(_WARMUP.value):
+    _time(uncached, images)
+  median = statistics.median(_time(uncached, images)
+                             for _ in range(_STEPS.value))
+  return {'trainer': 'cache_savings', 'devices': mesh.size,
+          'platform': jax.devices()[0].platform,
+          'step_seconds': median}
+
+
+def _child(config, num_devices):
+  mesh = sharding.make_mesh(num_devices)
+  builder = tfds_synthfaces.prepare(config.data)
+  train, _ = tfds_synthfaces.split_names(config.data)
+  source = builder.as_data_source(train)
+  for name in _TRAINERS.value:
+    print(json.dumps(measure_trainer(name, config, source, mesh)), flush=True)
+  if 'leed' in _TRAINERS.value:
+    print(json.dumps(measure_cache_savings(config, mesh)), flush=True)
+
+
+def _run_child(num_devices: int) -> list[dict]:
+  env = dict(os.environ)
+  if jax.default_backend() == 'cpu':
+    env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') + ' --xla_force_host_'
+                        f'platform_device_count={num_devices}')
+  argv = [arg for arg in sys.argv[1:] if not arg.startswith('--json')]
+  result = subprocess.run(
+      [sys.executable, '-m', 'leedjax.bench', *argv,
+       f'--child={num_devices}'], env=env, capture_output=True, text=True,
+      check=False)
+  if result.returncode:
+    sys.stderr.write(result.stderr[-4000:])
+    raise SystemExit(f'bench: the run on {num_devices} device(s) failed.')
+  return [json.loads(line) for line in result.stdout.splitlines()
+          if line.startswith('{')]
+
+
+def _table(rows: list[dict]) -> str:
+  lines = [f'{"trainer":<13}{"devices":>8}{"step ms":>10}{"images/s":>10}'
+           f'{"GFLOP/step":>12}{"GFLOP/s":>10}{"compile s":>11}']
+  leed_steps = {row['devices']: row['step_seconds'] for row in rows
+                if row['trainer'] == 'leed'}
+  for row in rows:
+    if row['trainer'] == 'cache_savings':
+      share = row['step_seconds'] / leed_steps[row['devices']]
+      lines.append(f'{"cache saves":<13}{row["devices"]:>8}'
+                   f'{1e3 * row["step_seconds"]:>10.1f}  ms a LEED step '
+                   f'({100 * share:.0f}% of its step time)')
+      continue
+    lines.append(
+        f'{row["trainer"]:<13}{row["devices"]:>8}'
+        f'{1e3 * row["step_seconds"]:>10.1f}'
+        f'{row["images_per_second"]:>10.1f}{row["gflop_per_step"]:>12.2f}'
+        f'{row["gflop_per_second"]:>10.1f}{row["compile_seconds"]:>11.1f}')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)
+  tfds.disable_progress_bar()
+  config = _CONFIG.value
+  if _CHILD.value:
+    _child(config, _CHILD.value)
+    return
+  counts = [int(count) for count in _DEVICES.value]
+  if jax.default_backend() != 'cpu' and any(
+      count > jax.device_count() for count in counts):
+    raise app.UsageError(f'--devices={_DEVICES.value}: this machine has '
+                         f'{jax.device_count()} {jax.default_backend()} '
+                         'device(s).')
+  rows = [row for count in counts for row in _run_child(count)]
+  print(f'{config.data.dataset} {config.data.image_size}px on '
+        f'{jax.devices()[0].device_kind} ({jax.default_backend()}); median of '
+        f'{_STEPS.value} steps after {_WARMUP.value} warm-up steps')
+  print(_table(rows))
+  if _JSON.value:
+    with open(_JSON.value, 'w', encoding='utf-8') as stream:
+      json.dump(rows, stream, indent=2)
+
+
+if __name__ == '__main__':
+  app.run(main)

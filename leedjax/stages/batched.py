@@ -1,0 +1,33 @@
+"""Helpers of the stages that measure: the test split in memory, and a
+function mapped over arrays in fixed-size batches."""
+
+import jax
+import numpy as np
+
+from leedjax.data import pipeline
+
+RECORD_KEYS = ('image', 'subject', 'expression', 'angle', 'catalog_row')
+
+
+def test_records(context, batch_size: int) -> dict[str, np.ndarray]:
+  """Images and labels of every test record, in order."""
+  rows = {key: [] for key in RECORD_KEYS}
+  for batch in pipeline.eval_batches(context.source('test'),
+                                     context.config.data, batch_size):
+    keep = batch['mask']
+    for key in rows:
+      rows[key].append(batch[key][keep])
+  return {key: np.concatenate(values) for key, values in rows.items()}
+
+
+def in_batches(function, arrays, batch_size: int):
+  """`function` over equal-length arrays in fixed-size (padded) batches, so
+  a jitted `function` compiles once."""
+  count = len(arrays[0])
+  outputs = []
+  for start in range(0, count, batch_size):
+    rows = np.minimum(np.arange(start, start + batch_size), count - 1)
+    result = function(*(array[rows] for array in arrays))
+    outputs.append(jax.tree.map(
+        lambda a: np.asarray(a)[:min(batch_size, count - start)], result))
+  return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
