@@ -1,0 +1,197 @@
+"""Editing with a trained LEED model: `load_editor` and `edit`.
+
+  from leedjax import edit, load_editor
+
+  editor = load_editor('runs/synthetic')           # parameters + what edit needs
+  out = edit(editor, faces, references, alpha=1.0)  # (B, S, S, 3) in [-1, 1]
+  out = jax.jit(edit)(editor, faces, references, jnp.array([0.5, 1.0, 1.5]))
+
+`edit` is pure: the `Editor` is a pytree whose leaves are the networks'
+parameters and whose static part describes the networks, so it can be jitted,
+vmapped or differentiated like any JAX function.
+"""
+
+import dataclasses
+import json
+import pathlib
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from leedjax import editing
+from leedjax.data import synthfaces
+from leedjax.nets import leed as leed_nets
+from leedjax.nets import stargan as stargan_nets
+from leedjax.trainers import stargan
+
+EDIT_NETS = ('encoder', 'decoder', 'extractor', 'interpolator')
+
+
+class EditorNotFoundError(FileNotFoundError):
+  """A workdir holds no trained editor."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EditorSpec:
+  """The static description of an editor's networks."""
+  image_size: int
+  width: float                 # LEED's E, Dec, X and I (config.leed.width)
+  g_conv_dim: int              # the StarGAN neutralizer's G
+  num_residual_blocks: int
+  num_classes: int             # G's domains (expressions)
+  neutral_class: int = synthfaces.NEUTRAL
+
+  def leed_networks(self) -> dict[str, Any]:
+    return {'encoder': leed_nets.Encoder(width=self.width),
+            'decoder': leed_nets.Decoder(width=self.width),
+            'extractor': leed_nets.Extractor(width=self.width),
+            'interpolator': leed_nets.Interpolator(width=self.width)}
+
+  def generator(self) -> stargan_nets.Generator:
+    return stargan_nets.Generator(
+        num_classes=self.num_classes, conv_dim=self.g_conv_dim,
+        num_residual_blocks=self.num_residual_blocks)
+
+
+@flax.struct.dataclass
+class Editor:
+  """A trained editor: parameters (pytree leaves) and their spec (static).
+
+  Attributes:
+    spec: the networks' shapes.
+    neutralizer: the StarGAN generator's flax variables.
+    leed: {net: flax variables} of LEED's encoder, decoder, extractor and
+      interpolator.
+  """
+  spec: EditorSpec = flax.struct.field(pytree_node=False)
+  neutralizer: Any
+  leed: Any
+
+
+def _as_float(images, name: str, size: int) -> jax.Array:
+  images = jnp.asarray(images)
+  if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+    raise ValueError(f'{name} must be a batch of RGB images of shape (B, '
+                     f'{size}, {size}, 3), the size this editor was trained '
+                     f'at; got shape {images.shape}.')
+  if images.dtype == jnp.uint8:
+    return images.astype(jnp.float32) / 127.5 - 1.0
+  if not jnp.issubdtype(images.dtype, jnp.floating):
+    raise ValueError(f'{name} must be uint8 in [0, 255] or floats in [-1, 1]; '
+                     f'got dtype {images.dtype}.')
+  return images.astype(jnp.float32)
+
+
+def edit(params: Editor, input, reference, alpha,  # pylint: disable=redefined-builtin
+         mode: str = 'decode') -> jax.Array:
+  """The input faces wearing the reference faces' expressions.
+
+  I_B = Dec(I(E(N(I_A)), alpha * X(E(R_B), E(N(R_B))))), with N the trained
+  StarGAN neutralizer (LEED, eq. 1-4 and DESIGN.md).
+
+  Args:
+    params: an `Editor`, e.g. from `load_editor`.
+    input: (B, S, S, 3) faces to edit, uint8 in [0, 255] or floats in
+      [-1, 1], S the editor's image size.
+    reference: (B, S, S, 3) faces whose expressions to copy, same format.
+    alpha: intensity, a scalar or one per example (B,): 0 gives the input's
+      neutral face, 1 the reference's expression, above 1 exaggerates it
+      (the paper's Fig. 7).
+    mode: 'decode' (the paper's edit) or 'residual' (the same edit applied
+      as a change to the input image; see `leedjax.editing`).
+
+  Returns:
+    (B, S, S, 3) float32 images in [-1, 1].
+  """
+  size = params.spec.image_size
+  faces = _as_float(input, 'input', size)
+  references = _as_float(reference, 'reference', size)
+  if faces.shape != references.shape:
+    raise ValueError(f'input {faces.shape} and reference {references.shape} '
+                     'must hold the same number of images.')
+  alpha = jnp.asarray(alpha, jnp.float32)
+  if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] != faces.shape[0]):
+    raise ValueError(f'alpha must be a scalar or have one value per image '
+                     f'({faces.shape[0]}); got shape {alpha.shape}.')
+  neutral = stargan.neutralize(params.spec.generator(), params.neutralizer,
+                               jnp.concatenate([faces, references]),
+                               params.spec.neutral_class)
+  faces_neutral, references_neutral = jnp.split(neutral, 2)
+  edited = editing.edit_with_neutrals(
+      params.spec.leed_networks(), params.leed, faces, faces_neutral,
+      references, references_neutral, jnp.broadcast_to(alpha,
+                                                       faces.shape[:1]),
+      mode=mode)
+  return jnp.clip(edited, -1.0, 1.0)
+
+
+def _latest_train_item(stage_dir: pathlib.Path) -> dict:
+  """The latest checkpoint's {'state', 'rng'} as numpy arrays."""
+  steps = sorted(int(path.name) for path in
+                 (stage_dir / 'checkpoints').glob('[0-9]*')
+                 if path.name.isdigit())
+  path = stage_dir / 'checkpoints' / str(steps[-1]) / 'train'
+  checkpointer = ocp.PyTreeCheckpointer()
+  tree = checkpointer.metadata(path).item_metadata.tree
+  as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
+                          tree)
+  return checkpointer.restore(path, restore_args=as_numpy)
+
+
+def _variables(state: dict, name: str) -> dict:
+  variables = {'params': state['params'][name]}
+  if state.get('batch_stats', {}).get(name):
+    variables['batch_stats'] = state['batch_stats'][name]
+  return variables
+
+
+def load_editor(workdir) -> Editor:
+  """The editor a finished `leed` stage of `workdir` trained.
+
+  Needs only the workdir (its config.json and the checkpoints of the
+  `neutralizer` and `leed` stages), not the dataset.
+
+  Raises:
+    EditorNotFoundError: the workdir has no finished `leed` stage, or its
+      neutral faces came from the renderer (an oracle no photo has).
+  """
+  root = pathlib.Path(workdir).expanduser()
+  config_file = root / 'config.json'
+  for stage in ('neutralizer', 'leed'):
+    if not (root / stage / 'done.json').is_file() or not config_file.is_file():
+      raise EditorNotFoundError(
+          f'{root} holds no trained editor: its {stage!r} stage has not '
+          'finished. Train one with `python -m leedjax.main --config=... '
+          f'--workdir={root}`.')
+  config = json.loads(config_file.read_text())
+  if config['neutralizer'].get('use_renderer_neutral'):
+    raise EditorNotFoundError(
+        f'{root} was trained on SynthFaces\' rendered neutral faces '
+        '(config.neutralizer.use_renderer_neutral), which no photo has, so '
+        'it cannot neutralize a new face. Train with the StarGAN '
+        'neutralizer (the default).')
+  neutralizer_state = _latest_train_item(root / 'neutralizer')['state']
+  leed_state = _latest_train_item(root / 'leed')['state']
+  generator_params = neutralizer_state['params'][stargan.GENERATOR]
+  spec = EditorSpec(
+      image_size=int(config['data']['image_size']),
+      width=float(config['leed']['width']),
+      g_conv_dim=int(config['neutralizer']['g_conv_dim']),
+      num_residual_blocks=int(config['neutralizer']['num_residual_blocks']),
+      num_classes=_generator_classes(generator_params))
+  return Editor(
+      spec=spec,
+      neutralizer=jax.tree.map(jnp.asarray, _variables(neutralizer_state,
+                                                       stargan.GENERATOR)),
+      leed=jax.tree.map(jnp.asarray, {name: _variables(leed_state, name)
+                                      for name in EDIT_NETS}))
+
+
+def _generator_classes(generator_params) -> int:
+  """G's domains, from its first convolution's input channels (3 + C)."""
+  first = generator_params['stem']['kernel']
+  return int(first.shape[2]) - 3
