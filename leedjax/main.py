@@ -6,6 +6,9 @@
 
 Started again with the same command, a run skips what is done and resumes
 what is not. On a multi-host slice, pass --multihost on every host.
+
+`--mode=export` writes the trained editor of the workdir with `jax.export`
+(see leedjax/export.py) instead of training.
 """
 
 import json
@@ -18,7 +21,9 @@ import jax
 from ml_collections import config_flags
 import tensorflow_datasets as tfds
 
+from leedjax import api
 from leedjax import config_checks
+from leedjax import export
 from leedjax import loop
 from leedjax import run
 from leedjax.weights import assets
@@ -34,6 +39,9 @@ _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'A config file, e.g. configs/synthetic.py[:smoke].',
     lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs.')
+_MODE = flags.DEFINE_enum(
+    'mode', 'train', ['train', 'export'], 'train: run the config\'s stages; '
+    'export: serialize the workdir\'s trained editor with jax.export.')
 _MULTIHOST = flags.DEFINE_bool(
     'multihost', False, 'Call jax.distributed.initialize() first (TPU pods, '
     'multi-node GPU clusters; see launch/).')
@@ -50,7 +58,14 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   tfds.disable_progress_bar()
   try:
+    if _MODE.value == 'export':
+      path = export.export_editor(_WORKDIR.value)
+      print(f'Wrote {path} (signature: {path.with_suffix(".json")}).')
+      return
     summaries = run.run(_CONFIG.value, _WORKDIR.value)
+  except api.EditorNotFoundError as error:
+    print(f'Cannot export: {error}', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
   except config_checks.ConfigError as error:
     print(f'Invalid config: {error}', file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)

@@ -1,6 +1,12 @@
 """`from leedjax import edit, load_editor` on the smoke job's workdir: pure
 and jit-able over the Editor pytree, uint8 or float images, one alpha per
-example, extrapolation, and clear errors."""
+example, extrapolation, clear errors; `--mode=export` serves without
+leedjax."""
+
+import json
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +15,8 @@ import pytest
 
 import leedjax
 from leedjax import edit, load_editor
+
+from conftest import run_main
 
 pytestmark = pytest.mark.xdist_group('smoke_job')
 
@@ -78,3 +86,40 @@ def test_editor_is_a_pytree_of_arrays(editor):
   leaves = jax.tree.leaves(editor)
   assert leaves and all(isinstance(leaf, jax.Array) for leaf in leaves)
   assert editor.spec.image_size == 32
+
+
+def test_export_is_callable_without_leedjax(smoke_job, editor, tmp_path):
+  workdir = smoke_job[0]
+  result = run_main(workdir, '--mode=export')
+  assert result.returncode == 0, result.stderr[-3000:]
+  exported = workdir / 'export' / 'edit.jaxexport'
+  signature = json.loads((workdir / 'export' / 'edit.json').read_text())
+  assert 'cpu' in signature['platforms']
+  faces, references = _faces(3), _faces(3, seed=1)
+  alphas = np.array([0.0, 1.0, 1.5], np.float32)
+  np.savez(tmp_path / 'inputs.npz', faces=faces, references=references,
+           alphas=alphas)
+  serve = textwrap.dedent(f"""
+      import sys
+      import numpy as np
+      from jax import export
+      edit = export.deserialize(open({str(exported)!r}, 'rb').read())
+      inputs = np.load({str(tmp_path / 'inputs.npz')!r})
+      out = edit.call(inputs['faces'], inputs['references'], inputs['alphas'])
+      np.save({str(tmp_path / 'out.npy')!r}, np.asarray(out))
+      assert not any(name.startswith('leedjax') for name in sys.modules)
+      """)
+  served = subprocess.run([sys.executable, '-c', serve], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert served.returncode == 0, served.stderr[-3000:]
+  np.testing.assert_allclose(np.load(tmp_path / 'out.npy'),
+                             edit(editor, faces, references, alphas),
+                             atol=1e-5)
+
+
+def test_export_without_a_trained_editor_fails_cleanly(tmp_path):
+  result = run_main(tmp_path / 'empty', '--mode=export')
+  assert result.returncode == 2
+  assert 'Cannot export' in result.stderr and 'has not finished' in result.stderr
+  assert not (tmp_path / 'empty' / 'export').exists()
