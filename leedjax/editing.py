@@ -66,7 +66,6 @@ def edit_with_neutrals(nets: Mapping[str, Any], variables: Mapping[str, Any],
   if mode not in MODES:
     raise ValueError(f'Unknown edit mode {mode!r}: choose one of {MODES}.')
   alpha = jnp.reshape(jnp.asarray(alpha, jnp.float32), (-1, 1, 1, 1))
-  batch = input_image.shape[0]
   c_ia, c_in, c_rb, c_rn = jnp.split(_codes(nets, variables, jnp.concatenate(
       [input_image, input_neutral, reference_image, reference_neutral])), 4)
   delta_rb = _extract(nets, variables, c_rb, c_rn)
@@ -77,5 +76,4 @@ def edit_with_neutrals(nets: Mapping[str, Any], variables: Mapping[str, Any],
                           _extract(nets, variables, c_ia, c_in))
   edited, own = jnp.split(
       _decode(nets, variables, jnp.concatenate([edited_code, own_code])), 2)
-  del batch
   return input_image + edited - own

@@ -71,7 +71,6 @@ def _measure(context) -> dict:
   return summary
 
 
-
 def load(context, stage_dir):
   trainer = _trainer(context)
   _outputs(context, trainer, loop.restore_final(
