@@ -53,9 +53,9 @@ def test_uint8_and_float_images_give_the_same_edit(editor):
   np.testing.assert_allclose(as_uint8, as_float, atol=1e-5)
 
 
-def test_alpha_moves_the_edit_along_one_line_in_code_space(editor):
-  # Alpha scales the reference's expression code: 0, 1 and 2 differ, and
-  # alpha 0 ignores the reference entirely.
+def test_alpha_zero_ignores_the_reference_and_alpha_two_does_not(editor):
+  # Alpha scales the reference's expression code: at 0 the edit is the
+  # input's neutral face whatever the reference; at 2 it moves.
   faces = _faces(2)
   zero_a = edit(editor, faces, _faces(2, seed=1), 0.0)
   zero_b = edit(editor, faces, _faces(2, seed=2), 0.0)
