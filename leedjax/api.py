@@ -19,9 +19,8 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
-import numpy as np
-import orbax.checkpoint as ocp
 
+from leedjax import checkpoints
 from leedjax import editing
 from leedjax.data import synthfaces
 from leedjax.nets import leed as leed_nets
@@ -129,19 +128,6 @@ def edit(params: Editor, input, reference, alpha,  # pylint: disable=redefined-b
   return jnp.clip(edited, -1.0, 1.0)
 
 
-def _latest_train_item(stage_dir: pathlib.Path) -> dict:
-  """The latest checkpoint's {'state', 'rng'} as numpy arrays."""
-  steps = sorted(int(path.name) for path in
-                 (stage_dir / 'checkpoints').glob('[0-9]*')
-                 if path.name.isdigit())
-  path = stage_dir / 'checkpoints' / str(steps[-1]) / 'train'
-  checkpointer = ocp.PyTreeCheckpointer()
-  tree = checkpointer.metadata(path).item_metadata.tree
-  as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
-                          tree)
-  return checkpointer.restore(path, restore_args=as_numpy)
-
-
 def _variables(state: dict, name: str) -> dict:
   variables = {'params': state['params'][name]}
   if state.get('batch_stats', {}).get(name):
@@ -174,8 +160,10 @@ def load_editor(workdir) -> Editor:
         '(config.neutralizer.use_renderer_neutral), which no photo has, so '
         'it cannot neutralize a new face. Train with the StarGAN '
         'neutralizer (the default).')
-  neutralizer_state = _latest_train_item(root / 'neutralizer')['state']
-  leed_state = _latest_train_item(root / 'leed')['state']
+  neutralizer_state = checkpoints.read_as_numpy(
+      root / 'neutralizer' / 'checkpoints')['state']
+  leed_state = checkpoints.read_as_numpy(
+      root / 'leed' / 'checkpoints')['state']
   generator_params = neutralizer_state['params'][stargan.GENERATOR]
   spec = EditorSpec(
       image_size=int(config['data']['image_size']),

@@ -10,6 +10,7 @@ import pathlib
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 PyTree = Any
@@ -63,3 +64,17 @@ class StageCheckpoints:
 
   def close(self) -> None:
     self.manager.close()
+
+
+def read_as_numpy(directory: pathlib.Path, step: int | None = None) -> dict:
+  """`{'state', 'rng'}` of a stage's checkpoint as numpy arrays, whatever
+  devices saved it and without building the trainer (default: the latest
+  step)."""
+  steps = sorted(int(path.name) for path in directory.iterdir()
+                 if path.name.isdigit())
+  path = directory / str(steps[-1] if step is None else step) / 'train'
+  checkpointer = ocp.PyTreeCheckpointer()
+  tree = checkpointer.metadata(path).item_metadata.tree
+  as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
+                          tree)
+  return checkpointer.restore(path, restore_args=as_numpy)

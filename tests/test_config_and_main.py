@@ -1,9 +1,7 @@
 """Config checks at start, and `python -m leedjax.main` end to end (data stage)."""
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -14,6 +12,8 @@ from leedjax import run
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'configs'))
 import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from conftest import run_main  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _smoke():
@@ -74,18 +74,9 @@ def test_batch_must_split_over_devices_and_processes():
     _check(config, num_devices=8, num_processes=5)
 
 
-def _main(workdir, *overrides, config='configs/synthetic.py:smoke'):
-  env = dict(os.environ, PYTHONPATH=str(REPO))
-  return subprocess.run(
-      [sys.executable, '-m', 'leedjax.main',
-       f'--config={config}', f'--workdir={workdir}',
-       *overrides], cwd=REPO, env=env, capture_output=True, text=True,
-      timeout=600, check=False)
-
-
 def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
   workdir = tmp_path / 'run'
-  result = _main(workdir, '--config.data.image_size=48')
+  result = run_main(workdir, '--config.data.image_size=48')
   assert result.returncode != 0
   assert 'config.data.image_size=48' in result.stderr
   assert not workdir.exists()
@@ -95,7 +86,7 @@ def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
                                          ('cfeed', 'Compound Facial')])
 def test_paper_configs_say_what_data_they_need(tmp_path, name, owner):
   workdir = tmp_path / 'run'
-  result = _main(workdir, config=f'configs/{name}.py')
+  result = run_main(workdir, config=f'configs/{name}.py')
   assert result.returncode == 2, result.stderr[-2000:]
   assert owner in result.stderr and 'configs/synthetic.py' in result.stderr
   assert not workdir.exists()
@@ -123,7 +114,7 @@ def test_main_prepares_the_dataset_and_resumes(tmp_path):
   workdir = tmp_path / 'run'
   data_dir = tmp_path / 'tfds'
   data_only = "--config.stages=('data',)"
-  first = _main(workdir, f'--config.data.data_dir={data_dir}', data_only)
+  first = run_main(workdir, f'--config.data.data_dir={data_dir}', data_only)
   assert first.returncode == 0, first.stderr[-2000:]
   done = json.loads((workdir / 'data' / 'done.json').read_text())
   assert done['dataset'] == 'synth_faces'
@@ -132,7 +123,7 @@ def test_main_prepares_the_dataset_and_resumes(tmp_path):
   config = json.loads((workdir / 'config.json').read_text())
   assert config['data']['image_size'] == 32
   # Started again, it finds the data and keeps the first run's record.
-  second = _main(workdir, f'--config.data.data_dir={data_dir}', data_only)
+  second = run_main(workdir, f'--config.data.data_dir={data_dir}', data_only)
   assert second.returncode == 0, second.stderr[-2000:]
   again = json.loads((workdir / 'data' / 'done.json').read_text())
   assert again == done

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 
-import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 from tensorboardX.proto import event_pb2
+
+from leedjax import checkpoints
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NUM_STEPS = 60  # long enough for a SIGTERM to land mid-run
@@ -58,13 +58,8 @@ def _committed_steps(workdir):
 
 
 def _params(workdir, step=NUM_STEPS):
-  """The saved parameters as numpy arrays, whatever devices saved them."""
-  path = _checkpoint_dir(workdir) / str(step) / 'train'
-  checkpointer = ocp.PyTreeCheckpointer()
-  tree = checkpointer.metadata(path).item_metadata.tree
-  as_numpy = jax.tree.map(
-      lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
-  return checkpointer.restore(path, restore_args=as_numpy)['state']['params']
+  return checkpoints.read_as_numpy(_checkpoint_dir(workdir),
+                                   step)['state']['params']
 
 
 def _assert_same_params(a, b, **tolerance):

@@ -2,6 +2,7 @@
 function mapped over arrays in fixed-size batches."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from leedjax.data import pipeline
@@ -31,3 +32,10 @@ def in_batches(function, arrays, batch_size: int):
     outputs.append(jax.tree.map(
         lambda a: np.asarray(a)[:min(batch_size, count - start)], result))
   return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
+
+
+def predicted_classes(predict, images, batch_size: int) -> np.ndarray:
+  """argmax of a classifier stage's `predict` (images -> (logits, features))
+  over every image."""
+  return in_batches(lambda x: jnp.argmax(predict(x)[0], -1), [images],
+                    batch_size)

@@ -10,12 +10,12 @@ import dataclasses
 import os
 import pathlib
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
+from leedjax.trainers import base
 
 NEUTRAL_FILE = 'neutral.npy'     # uint8 (N, 2, H, W, 3): [unflipped, flipped]
 FEATURES_FILE = 'features.npy'   # float32 (N, 2, F)
@@ -91,7 +91,7 @@ def build(directory: pathlib.Path, source, data_config, *, batch_size: int,
       images = batch['image'][:, :, ::-1] if flipped else batch['image']
       floats = pipeline.to_float(jnp.asarray(images))
       if exact_neutral is None:
-        faces = _to_uint8(neutralize(floats))
+        faces = base.to_uint8(neutralize(floats))
       else:
         faces = exact_neutral(batch['catalog_row'], size)
         faces = faces[:, :, ::-1] if flipped else faces
@@ -110,11 +110,6 @@ def build(directory: pathlib.Path, source, data_config, *, batch_size: int,
   for name, path in temporary.items():
     os.replace(path, directory / name)
   return Cache.load(directory)
-
-
-def _to_uint8(images: jax.Array) -> np.ndarray:
-  return np.asarray(jnp.clip(jnp.round((images + 1.0) * 127.5), 0, 255),
-                    np.uint8)
 
 
 def exact_neutral_renderer(grid: synthfaces.CatalogSpec):

@@ -95,9 +95,8 @@ def run(context, stage_dir) -> dict:
                              neutral[references]], settings.batch_size)
 
   def predicted_class(name, images):
-    predict = context.outputs[name]['predict']
-    return batched.in_batches(lambda x: jnp.argmax(predict(x)[0], -1), [images],
-                       settings.batch_size)
+    return batched.predicted_classes(context.outputs[name]['predict'], images,
+                                     settings.batch_size)
 
   results = {
       'expression_accuracy': float(np.mean(

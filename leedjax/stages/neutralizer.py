@@ -10,7 +10,6 @@ import functools
 
 import dm_pix
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from leedjax import loop
@@ -54,9 +53,8 @@ def _measure(context) -> dict:
       batch_size)
   summary = {}
   if 'classifier' in context.outputs:
-    predict = context.outputs['classifier']['predict']
-    calls = batched.in_batches(lambda x: jnp.argmax(predict(x)[0], -1),
-                               [base.to_uint8(neutral)], batch_size)
+    calls = batched.predicted_classes(context.outputs['classifier']['predict'],
+                                      base.to_uint8(neutral), batch_size)
     summary['psi_calls_neutral'] = float(np.mean(
         calls == synthfaces.NEUTRAL))
   if config.data.dataset == 'synth_faces':
