@@ -131,12 +131,29 @@ def get_config() -> ml_collections.ConfigDict:
   # Each test image is edited towards a test reference of another subject:
   # 'same_angle' (the reference shares the camera angle) or 'any_angle'.
   evaluate.pairing = 'any_angle'
+  # Test images edited (each the input of one pair): None for all, or a
+  # seeded subset for a quicker evaluation.
+  evaluate.num_pairs = ml_collections.FieldReference(None, field_type=int)
   evaluate.alpha = 1.0
   # 'decode': the paper's edit; 'residual': the same edit applied as a change
   # to the input image (see leedjax/editing.py).
   evaluate.edit_mode = 'decode'
   evaluate.batch_size = 64
   evaluate.seed = 0
+  # Judges of the edits' expressions: 'psi' (always) and 'fer', fer's
+  # real-face classifier (for photographs; `--judge=fer` adds it).
+  evaluate.judges = ('psi',)
+  evaluate.fid_batch_size = 50
+  # Table 2's R+G: train Psi's recipe on real plus edited training images.
+  evaluate.real_plus_generated = True
+  # Figures: pairs shown, the alphas of the interpolation grid (Fig. 7), the
+  # reference expression of the camera-angle grid (Fig. 5), and the t-SNE
+  # of Fig. 4 (test images embedded, perplexity).
+  evaluate.figure_pairs = 8
+  evaluate.figure_alphas = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+  evaluate.angle_figure_expression = 'surprised'
+  evaluate.tsne_points = 1_000
+  evaluate.tsne_perplexity = 30.0
   return config
 
 

@@ -77,3 +77,18 @@ def edit_with_neutrals(nets: Mapping[str, Any], variables: Mapping[str, Any],
   edited, own = jnp.split(
       _decode(nets, variables, jnp.concatenate([edited_code, own_code])), 2)
   return input_image + edited - own
+
+
+def expression_features(nets: Mapping[str, Any],
+                        variables: Mapping[str, Any], images: jax.Array,
+                        neutrals: jax.Array) -> dict[str, jax.Array]:
+  """The three feature sets of the paper's Fig. 4 for faces and their
+  neutral faces ((B, S, S, 3) in [-1, 1]), each flattened to (B, D):
+  'encoder' E(x), 'residual' E(x) - E(N(x)), 'extractor' X(E(x), E(N(x)))."""
+  code, neutral_code = jnp.split(
+      _codes(nets, variables, jnp.concatenate([images, neutrals])), 2)
+  batch = images.shape[0]
+  return {'encoder': code.reshape(batch, -1),
+          'residual': (code - neutral_code).reshape(batch, -1),
+          'extractor': _extract(nets, variables, code,
+                                neutral_code).reshape(batch, -1)}

@@ -8,7 +8,10 @@ Started again with the same command, a run skips what is done and resumes
 what is not. On a multi-host slice, pass --multihost on every host.
 
 `--mode=export` writes the trained editor of the workdir with `jax.export`
-(see leedjax/export.py) instead of training.
+(see leedjax/export.py) instead of training. `--mode=evaluate` evaluates a
+trained workdir again (report.md, report.json, figures; see
+leedjax/stages/evaluate.py); `--judge=fer` adds fer's real-face expression
+classifier as a second judge.
 """
 
 import json
@@ -40,8 +43,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs.')
 _MODE = flags.DEFINE_enum(
-    'mode', 'train', ['train', 'export'], 'train: run the config\'s stages; '
-    'export: serialize the workdir\'s trained editor with jax.export.')
+    'mode', 'train', ['train', 'evaluate', 'export'],
+    'train: run the config\'s stages; evaluate: run the evaluate stage again '
+    'on a trained workdir; export: serialize the workdir\'s trained editor '
+    'with jax.export.')
+_JUDGE = flags.DEFINE_multi_enum(
+    'judge', [], ['fer'], 'Extra judges of the edits\' expressions (adds to '
+    'config.evaluate.judges): fer, the real-face classifier, for photos.')
 _MULTIHOST = flags.DEFINE_bool(
     'multihost', False, 'Call jax.distributed.initialize() first (TPU pods, '
     'multi-node GPU clusters; see launch/).')
@@ -62,7 +70,16 @@ def main(argv):
       path = export.export_editor(_WORKDIR.value)
       print(f'Wrote {path} (signature: {path.with_suffix(".json")}).')
       return
-    summaries = run.run(_CONFIG.value, _WORKDIR.value)
+    config = _CONFIG.value
+    if _JUDGE.value:
+      with config.unlocked():
+        config.evaluate.judges = tuple(dict.fromkeys(
+            (*config.evaluate.judges, *_JUDGE.value)))
+    summaries = run.run(config, _WORKDIR.value,
+                        evaluate_only=_MODE.value == 'evaluate')
+  except run.NotTrainedError as error:
+    print(f'Cannot evaluate: {error}', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
   except api.EditorNotFoundError as error:
     print(f'Cannot export: {error}', file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)

@@ -29,6 +29,12 @@ def _check(config, num_devices=1, num_processes=1):
 def test_shipped_configs_pass():
   _check(synthetic.get_config())
   _check(_smoke())
+  ablations = synthetic.get_config('ablations')
+  _check(ablations)
+  stages = tuple(ablations.stages)
+  assert stages.index('leed') < stages.index('leed_without_q') < (
+      stages.index('evaluate'))
+  assert 'leed_without_s' in stages
   with pytest.raises(ValueError, match='variant'):
     synthetic.get_config('tiny')
 

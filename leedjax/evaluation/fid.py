@@ -189,12 +189,30 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
     raise ValueError(f'Mismatched statistics: means {mu1.shape}, '
                      f'{mu2.shape}; covariances {sigma1.shape}, '
                      f'{sigma2.shape}.')
+  return _distance(mu1, sigma1, _psd_sqrt(sigma1), mu2, sigma2)
+
+
+def _distance(mu1, sigma1, root1, mu2, sigma2) -> float:
   # tr sqrtm(sigma1 sigma2) = nuclear norm of sigma1^(1/2) sigma2^(1/2).
-  root_product = _psd_sqrt(sigma1) @ _psd_sqrt(sigma2)
+  root_product = root1 @ _psd_sqrt(sigma2)
   trace_sqrt = np.linalg.svd(root_product, compute_uv=False).sum()
   mean_term = np.sum((mu1 - mu2) ** 2)
   return float(mean_term + np.trace(sigma1) + np.trace(sigma2)
                - 2 * trace_sqrt)
+
+
+class FrechetReference:
+  """One set of features (e.g. real test images) to measure many sets
+  against: its statistics and their square root are computed once."""
+
+  def __init__(self, features: np.ndarray):
+    self.mu, self.sigma = feature_statistics(features)
+    self._root = _psd_sqrt(self.sigma)
+
+  def fid(self, features: np.ndarray) -> float:
+    """FID between the reference and (N, 2048) features."""
+    mu, sigma = feature_statistics(features)
+    return _distance(self.mu, self.sigma, self._root, mu, sigma)
 
 
 def fid(features_a: np.ndarray, features_b: np.ndarray) -> float:

@@ -43,7 +43,7 @@ class BasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
+    conv = functools.partial(layers.Conv, use_bias=False, dtype=self.dtype,
                              param_dtype=self.param_dtype)
     norm = functools.partial(layers.batch_norm, train, dtype=self.dtype,
                              param_dtype=self.param_dtype)
@@ -91,7 +91,7 @@ class ExpressionClassifier(nn.Module):
     if size < MIN_IMAGE_SIZE:
       raise ValueError(f'ExpressionClassifier needs images of at least '
                        f'{MIN_IMAGE_SIZE} px, got {size}')
-    x = nn.Conv(layers.scaled_channels(64, self.width), (7, 7), strides=2,
+    x = layers.Conv(layers.scaled_channels(64, self.width), (7, 7), strides=2,
                 padding=3, use_bias=False, dtype=self.dtype,
                 param_dtype=self.param_dtype,
                 name='stem')(images.astype(self.dtype))

@@ -95,7 +95,7 @@ class Encoder(nn.Module):
     size = layers.square_size(images, what='ExprGAN Encoder input')
     x = images.astype(self.dtype)
     for index in range(_num_resolution_changes(size)):
-      x = nn.Conv(layers.scaled_channels(64 * 2**index, self.width), (5, 5),
+      x = layers.Conv(layers.scaled_channels(64 * 2**index, self.width), (5, 5),
                   strides=2, padding='SAME', dtype=self.dtype,
                   param_dtype=self.param_dtype, name=f'down{index + 1}')(x)
       x = nn.relu(x)
@@ -132,7 +132,7 @@ class Generator(nn.Module):
       Faces, (B, image_size, image_size, 3) in (-1, 1).
     """
     num_up = _num_resolution_changes(self.image_size)
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding=1,
+    conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     # 1024 at 4x4, halving at every layer after it (1024, 512, ..., 16).
     channels = [layers.scaled_channels(_GENERATOR_CHANNELS // 2**index,
@@ -230,7 +230,7 @@ class ImageDiscriminator(nn.Module):
                               param_dtype=self.param_dtype)
     x = layers.concat_labels(images.astype(self.dtype), labels)
     for index, base in enumerate(_DISCRIMINATOR_CHANNELS, start=1):
-      x = nn.Conv(layers.scaled_channels(base, self.width), (5, 5), strides=2,
+      x = layers.Conv(layers.scaled_channels(base, self.width), (5, 5), strides=2,
                   padding='SAME', use_bias=False, dtype=self.dtype,
                   param_dtype=self.param_dtype, name=f'down{index}')(x)
       x = _leaky_relu(norm(name=f'down{index}_bn')(x))

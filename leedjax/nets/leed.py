@@ -89,7 +89,7 @@ class Encoder(nn.Module):
       The code, (B, S/16, S/16, 512*width).
     """
     code_size(layers.square_size(images, what='Encoder input'))
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding=1,
+    conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = images.astype(self.dtype)
     for block, channels in enumerate(_ENCODER_BLOCKS, start=1):
@@ -137,7 +137,7 @@ class Decoder(nn.Module):
       Images, (B, 16c, 16c, 3).
     """
     _check_code(code, what='Decoder input')
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding=1,
+    conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = code.astype(self.dtype)
     for stage, channels in enumerate(_DECODER_STAGES, start=1):
@@ -169,7 +169,7 @@ class _CodePairNet(nn.Module):
       raise ValueError(f'{type(self).__name__} takes two codes of one shape, '
                        f'got {tuple(first.shape)} and {tuple(second.shape)}')
     _check_code(first, what=f'{type(self).__name__} input')
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding=1,
+    conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     hidden = layers.scaled_channels(512, self.width)
     x = jnp.concatenate([first, second], axis=-1).astype(self.dtype)
@@ -251,7 +251,7 @@ class LatentCritic(nn.Module):
   def _conv_norm_act(self, x: jax.Array, base: int, kernel: int, stride: int,
                      padding: int, name: str) -> jax.Array:
     normalize = x.shape[1] // stride > 1
-    x = nn.Conv(layers.scaled_channels(base, self.width), (kernel, kernel),
+    x = layers.Conv(layers.scaled_channels(base, self.width), (kernel, kernel),
                 strides=stride, padding=padding, use_bias=not normalize,
                 dtype=self.dtype, param_dtype=self.param_dtype, name=name)(x)
     if normalize:
@@ -275,7 +275,7 @@ class LatentCritic(nn.Module):
       x = self._conv_norm_act(x, min(512 * 2**stage, 1024), 4, 2, 1,
                               f'down{stage + 1}')
     kernel = x.shape[1]  # 2, or 1 for 1x1 codes
-    x = nn.Conv(layers.scaled_channels(1024, self.width), (kernel, kernel),
+    x = layers.Conv(layers.scaled_channels(1024, self.width), (kernel, kernel),
                 strides=2, padding=0, dtype=self.dtype,
                 param_dtype=self.param_dtype, name='conv_last')(x)
     x = x.reshape(x.shape[0], -1)
@@ -322,7 +322,7 @@ class Regularizer(nn.Module):
     size = _check_code(expression_delta, what='Regularizer input')
     norm = functools.partial(layers.batch_norm, train, dtype=self.dtype,
                              param_dtype=self.param_dtype)
-    x = nn.Conv(layers.scaled_channels(512, self.width), (size, size),
+    x = layers.Conv(layers.scaled_channels(512, self.width), (size, size),
                 padding=0, use_bias=False, dtype=self.dtype,
                 param_dtype=self.param_dtype,
                 name='conv')(expression_delta.astype(self.dtype))
@@ -370,7 +370,7 @@ class SiameseNet(nn.Module):
     code_size(size)  # validates the size
     x = images.astype(self.dtype)
     for stage in range(int(math.log2(size)) - 1):
-      x = nn.Conv(layers.scaled_channels(min(64 * 2**stage, 2048), self.width),
+      x = layers.Conv(layers.scaled_channels(min(64 * 2**stage, 2048), self.width),
                   (4, 4), strides=2, padding=1, use_bias=False,
                   dtype=self.dtype, param_dtype=self.param_dtype,
                   name=f'down{stage + 1}')(x)

@@ -46,7 +46,7 @@ class ResidualBlock(nn.Module):
     channels = x.shape[-1]
     y = x
     for index in (1, 2):
-      y = nn.Conv(channels, (3, 3), padding=1, use_bias=False,
+      y = layers.Conv(channels, (3, 3), padding=1, use_bias=False,
                   dtype=self.dtype, param_dtype=self.param_dtype,
                   name=f'conv{index}')(y)
       y = layers.instance_norm(dtype=self.dtype, param_dtype=self.param_dtype,
@@ -103,12 +103,12 @@ class Generator(nn.Module):
     common = dict(use_bias=False, dtype=self.dtype,
                   param_dtype=self.param_dtype)
     x = layers.concat_labels(images.astype(self.dtype), target_labels)
-    x = nn.Conv(self.conv_dim, (7, 7), padding=3, name='stem', **common)(x)
+    x = layers.Conv(self.conv_dim, (7, 7), padding=3, name='stem', **common)(x)
     x = self._norm_relu(x, 'stem_in')
     channels = self.conv_dim
     for index in (1, 2):
       channels *= 2
-      x = nn.Conv(channels, (4, 4), strides=2, padding=1,
+      x = layers.Conv(channels, (4, 4), strides=2, padding=1,
                   name=f'down{index}', **common)(x)
       x = self._norm_relu(x, f'down{index}_in')
     for index in range(self.num_residual_blocks):
@@ -118,7 +118,7 @@ class Generator(nn.Module):
       channels //= 2
       x = conv_transpose_like_torch(channels, name=f'up{index}', **common)(x)
       x = self._norm_relu(x, f'up{index}_in')
-    x = nn.Conv(3, (7, 7), padding=3, name='to_image', **common)(x)
+    x = layers.Conv(3, (7, 7), padding=3, name='to_image', **common)(x)
     return jnp.tanh(x)
 
 
@@ -177,12 +177,12 @@ class Discriminator(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     x = images.astype(self.dtype)
     for index in range(stages):
-      x = nn.Conv(self.conv_dim * 2**index, (4, 4), strides=2, padding=1,
+      x = layers.Conv(self.conv_dim * 2**index, (4, 4), strides=2, padding=1,
                   name=f'down{index + 1}', **common)(x)
       x = nn.leaky_relu(x, negative_slope=LEAKY_SLOPE)
-    patch_scores = nn.Conv(1, (3, 3), padding=1, use_bias=False,
+    patch_scores = layers.Conv(1, (3, 3), padding=1, use_bias=False,
                            name='patch_score', **common)(x)
     kernel = self.image_size // 2**stages
-    class_logits = nn.Conv(self.num_classes, (kernel, kernel), padding=0,
+    class_logits = layers.Conv(self.num_classes, (kernel, kernel), padding=0,
                            use_bias=False, name='classify', **common)(x)
     return patch_scores, class_logits.reshape(x.shape[0], self.num_classes)

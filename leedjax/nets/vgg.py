@@ -25,6 +25,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from leedjax.nets import layers
+
 Dtype = Any
 
 # Channels of each conv, per block.
@@ -95,7 +97,7 @@ class VGG16(nn.Module):
     for block, index, channels in VGG16_CONVS[:last + 1]:
       if block > 1 and index == 1:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      x = nn.Conv(channels, (3, 3), padding=1, dtype=self.dtype,
+      x = layers.Conv(channels, (3, 3), padding=1, dtype=self.dtype,
                   param_dtype=self.param_dtype, name=f'conv{block}_{index}')(x)
       x = nn.relu(x)
       features[f'relu{block}_{index}'] = x

@@ -1,41 +1,59 @@
-"""The `evaluate` stage: how well the trained LEED model edits test faces.
+"""The `evaluate` stage (also `python -m leedjax.main --mode=evaluate`).
 
 Every test image is edited once as the input, towards a reference drawn
-(seeded) from the test images of other subjects; with
-`config.evaluate.pairing='same_angle'` the reference shares the input's
-camera angle. Neutral faces come from the trained neutralizer. Measured:
+(seeded) from the test images of other subjects (`config.evaluate.pairing`:
+'any_angle', or 'same_angle'). Neutral faces come from the trained
+neutralizer. The methods compared on these pairs:
 
-- expression_accuracy: Psi calls the edit by the reference's expression;
-- identity_retention: the identity judge calls the edit by the input's
-  subject;
-- ssim_edit: SSIM (dm-pix) of the edit against the exact answer SynthFaces
-  renders (the input's identity, pose and gaze wearing the reference's
-  expression), and the same for two baselines that edit nothing:
-  ssim_copy_input and ssim_copy_reference;
-- on SynthFaces, the judges' scores of the exact answers themselves
-  (`*_of_true_edits`): the most an edit can score with these judges.
+- `leed`: the trained model, at `config.evaluate.alpha`;
+- `leed_without_q`, `leed_without_s`: the paper's ablations (Fig. 3), when
+  the config lists their stages;
+- `stargan`: the neutralizer's StarGAN, translating the input to the
+  reference's expression class (it needs the labels LEED does without);
+- `copy_input`, `copy_reference`: baselines that edit nothing.
 
-They are written to `<workdir>/results.json` with the job's wall time.
+Each is scored by FID (ported Inception; real test images vs the method's
+images), SSIM (dm-pix) and LPIPS (VGG16 v0.1) against the paper's target
+(the dataset's image of the input's person with the reference's expression)
+and, on SynthFaces, against the exact answer the renderer draws; expression
+accuracy by Psi (the G protocol of Table 2) and, with `--judge=fer`, by fer's
+real-face classifier; identity retention by the identity judge. Table 2's R
+(Psi on the real test images) and R+G (evaluation/real_plus_generated.py)
+complete the classification protocols. Figures: the edits, interpolation
+and extrapolation (Fig. 7), camera angles (Fig. 5), ablations (Fig. 3) and
+t-SNE of the encoder, residual and extractor features (Fig. 4).
+
+Writes `report.md`, `report.json` and the figures into the stage's
+directory, and the headline numbers to `<workdir>/results.json`.
 """
 
 import json
 import time
 
-import dm_pix
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
 
 from leedjax import editing
 from leedjax import files
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
+from leedjax.evaluation import fid as fid_lib
+from leedjax.evaluation import figures
+from leedjax.evaluation import real_plus_generated
+from leedjax.evaluation import report as report_lib
+from leedjax.evaluation import scores
+from leedjax.evaluation import targets
 from leedjax.stages import batched
+from leedjax.stages import leed as leed_stage
 from leedjax.trainers import base
+from leedjax.trainers import stargan
 
 RESULTS_FILE = 'results.json'
+REPORT_JSON = 'report.json'
+REPORT_MD = 'report.md'
+JUDGES = ('psi', 'fer')
 
 
 def make_pairs(subject, angle, pairing: str, seed: int) -> np.ndarray:
@@ -59,7 +77,20 @@ def make_pairs(subject, angle, pairing: str, seed: int) -> np.ndarray:
   return references
 
 
-def _neutral_faces(context, records):
+def _chosen(records, num_pairs, seed: int):
+  """All test records, or a seeded `num_pairs` of them (in order)."""
+  count = len(records['image'])
+  if num_pairs is None or num_pairs >= count:
+    return records
+  if num_pairs < 2:
+    raise ValueError(f'config.evaluate.num_pairs={num_pairs}: evaluate at '
+                     'least 2 pairs, or None for every test image.')
+  keep = np.sort(np.random.default_rng([seed, 8]).choice(count, num_pairs,
+                                                          replace=False))
+  return {key: values[keep] for key, values in records.items()}
+
+
+def _neutral_faces(context, records) -> np.ndarray:
   config = context.config
   if config.neutralizer.use_renderer_neutral:
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
@@ -71,81 +102,359 @@ def _neutral_faces(context, records):
       [records['image']], config.evaluate.batch_size)
 
 
-def run(context, stage_dir) -> dict:
-  start = time.perf_counter()
-  config, settings = context.config, context.config.evaluate
-  records = batched.test_records(context, settings.batch_size)
-  references = make_pairs(records['subject'], records['angle'],
-                          settings.pairing, settings.seed)
-  neutral = _neutral_faces(context, records)
-  leed = context.outputs['leed']
+def _leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
+  """(input indices, reference indices, alphas) -> uint8 edits."""
 
   @jax.jit
-  def edit(image, image_neutral, reference, reference_neutral):
+  def edit(image, image_neutral, reference, reference_neutral, alpha):
     edited = editing.edit_with_neutrals(
-        leed['nets'], leed['variables'], pipeline.to_float(image),
-        pipeline.to_float(image_neutral), pipeline.to_float(reference),
-        pipeline.to_float(reference_neutral), settings.alpha,
-        mode=settings.edit_mode)
+        leed_outputs['nets'], leed_outputs['variables'],
+        pipeline.to_float(image), pipeline.to_float(image_neutral),
+        pipeline.to_float(reference), pipeline.to_float(reference_neutral),
+        alpha, mode=mode)
     return jnp.clip(jnp.round((edited + 1.0) * 127.5), 0, 255).astype(
         jnp.uint8)
 
-  edits = batched.in_batches(edit, [records['image'], neutral,
-                             records['image'][references],
-                             neutral[references]], settings.batch_size)
+  def edit_indices(inputs, references, alphas):
+    inputs, references = np.asarray(inputs), np.asarray(references)
+    alphas = np.broadcast_to(np.asarray(alphas, np.float32), inputs.shape)
+    return batched.in_batches(
+        edit, [images[inputs], neutral[inputs], images[references],
+               neutral[references], alphas], batch_size)
 
-  def predicted_class(name, images):
-    return batched.predicted_classes(context.outputs[name]['predict'], images,
-                                     settings.batch_size)
+  return edit_indices
 
-  results = {
-      'expression_accuracy': float(np.mean(
-          predicted_class('classifier', edits)
-          == records['expression'][references])),
-      'identity_retention': float(np.mean(
-          predicted_class('identity_judge', edits) == records['subject'])),
-      'psi_accuracy_on_real_test_images': float(np.mean(
-          predicted_class('classifier', records['image'])
-          == records['expression'])),
-      'num_pairs': len(references),
-      'pairing': settings.pairing,
-      'edit_mode': settings.edit_mode,
-      'alpha': settings.alpha,
-  }
+
+def _stargan_edits(neutralizer, images, target_classes, batch_size: int):
+  translate = jax.jit(lambda x, c: stargan.translate(
+      neutralizer['generator'], neutralizer['variables'],
+      pipeline.to_float(x), c))
+  return base.to_uint8(batched.in_batches(
+      translate, [images, np.asarray(target_classes)], batch_size))
+
+
+def _methods(context, records, references, neutral):
+  """{method: uint8 edits of every test pair}, and {LEED model: its editor
+  over test indices} (see `_leed_editor`)."""
+  settings = context.config.evaluate
+  everyone = np.arange(len(references))
+  editors = {name: _leed_editor(context.outputs[name], records['image'],
+                                neutral, settings.edit_mode,
+                                settings.batch_size)
+             for name in ('leed', *leed_stage.ABLATIONS)
+             if name in context.outputs}
+  methods = {name: edit(everyone, references, settings.alpha)
+             for name, edit in editors.items()}
+  if 'neutralizer' in context.outputs:
+    methods['stargan'] = _stargan_edits(
+        context.outputs['neutralizer'], records['image'],
+        records['expression'][references], settings.batch_size)
+  methods['copy_input'] = records['image']
+  methods['copy_reference'] = records['image'][references]
+  return methods, editors
+
+
+def _targets(context, records, references) -> dict:
+  """{'paper': (images, mask)} and, on SynthFaces, {'true': ...}."""
+  config, settings = context.config, context.config.evaluate
+  size = config.data.image_size
+  everyone = np.ones(len(references), bool)
   if config.data.dataset == 'synth_faces':
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
-    truth = catalog.render_edit(records['catalog_row'],
-                                records['catalog_row'][references],
-                                settings.alpha, config.data.image_size)
-    ssim = jax.jit(lambda a, b: dm_pix.ssim(pipeline.to_float(a),
-                                            pipeline.to_float(b)))
+    rows = records['catalog_row']
+    return {
+        'paper': (targets.paper_targets_synthfaces(
+            catalog, rows, rows[references], size), everyone),
+        'true': (catalog.render_edit(rows, rows[references], settings.alpha,
+                                     size), everyone)}
+  found = targets.paper_target_indices(records['subject'],
+                                       records['expression'],
+                                       records['angle'], references)
+  mask = found >= 0
+  return {'paper': (records['image'][np.maximum(found, 0)], mask)}
 
-    def mean_ssim(images):
-      return float(np.mean(batched.in_batches(ssim, [images, truth],
-                                       settings.batch_size)))
 
-    results.update(ssim_edit=mean_ssim(edits),
-                   ssim_copy_input=mean_ssim(records['image']),
-                   ssim_copy_reference=mean_ssim(records['image'][references]))
-    # The judges' ceilings: their scores of the exact answers.
-    results.update(
-        expression_accuracy_of_true_edits=float(np.mean(
-            predicted_class('classifier', truth)
-            == records['expression'][references])),
-        identity_retention_of_true_edits=float(np.mean(
-            predicted_class('identity_judge', truth) == records['subject'])))
-    _write_grid(stage_dir / 'edits.png', [
-        records['image'], records['image'][references], neutral, edits,
-        truth])
-  else:
-    _write_grid(stage_dir / 'edits.png', [
-        records['image'], records['image'][references], neutral, edits])
-  results['evaluate_seconds'] = round(time.perf_counter() - start, 3)
-  results['wall_seconds'] = round(_earlier_stages_seconds(context)
-                                  + results['evaluate_seconds'], 3)
+class _Judges:
+  """The classifiers that judge edits, each image -> predicted class."""
+
+  def __init__(self, context, class_names):
+    settings = context.config.evaluate
+    self._batch = settings.batch_size
+    self._outputs = context.outputs
+    self.class_names = list(class_names)
+    self.fer = None
+    if 'fer' in settings.judges:
+      from leedjax.weights import fer as fer_weights  # pylint: disable=g-import-not-at-top
+      self.fer = fer_weights.load_fer_params()
+
+  def psi(self, images):
+    return batched.predicted_classes(self._outputs['classifier']['predict'],
+                                     images, self._batch)
+
+  def identity(self, images):
+    if 'identity_judge' not in self._outputs:
+      return None
+    return batched.predicted_classes(
+        self._outputs['identity_judge']['predict'], images, self._batch)
+
+  def fer_accuracy(self, images, labels):
+    if self.fer is None:
+      return None
+    judgeable = scores.fer_judgeable(self.class_names, labels)
+    if not judgeable.any():
+      return None
+    predicted = scores.fer_classes(self.fer, self.class_names,
+                                   images[judgeable], self._batch)
+    return scores.mean(predicted == labels[judgeable])
+
+
+def _score(edits, fid, wanted_expression, subject, target_sets, judges,
+           lpips_params, batch_size) -> dict:
+  row = {'fid': fid,
+         'expression_accuracy': scores.mean(judges.psi(edits)
+                                            == wanted_expression)}
+  identity = judges.identity(edits)
+  row['identity_retention'] = (None if identity is None
+                               else scores.mean(identity == subject))
+  for name, (images, mask) in target_sets.items():
+    row[f'ssim_{name}'] = scores.mean(scores.ssim(edits[mask], images[mask],
+                                                  batch_size))
+    row[f'lpips_{name}'] = scores.mean(scores.lpips(
+        lpips_params, edits[mask], images[mask], batch_size))
+  if judges.fer is not None:
+    row['fer_expression_accuracy'] = judges.fer_accuracy(edits,
+                                                         wanted_expression)
+  return row
+
+
+def _generated_training_edits(context, editor_outputs, seed: int):
+  """Table 2's G images for R+G: each training image edited towards a
+  training reference of another subject, labelled with its expression."""
+  config = context.config
+  settings = config.evaluate
+  source = context.source('train')
+  records = {key: [] for key in batched.RECORD_KEYS}
+  for batch in pipeline.eval_batches(source, config.data, settings.batch_size):
+    for key in records:
+      records[key].append(batch[key][batch['mask']])
+  records = {key: np.concatenate(values) for key, values in records.items()}
+  references = make_pairs(records['subject'], records['angle'], 'any_angle',
+                          seed)
+  neutral = np.asarray(context.outputs['cache'].neutral[:, 0])
+  edit = _leed_editor(editor_outputs, records['image'], neutral,
+                      settings.edit_mode, settings.batch_size)
+  edits = edit(np.arange(len(references)), references, settings.alpha)
+  return real_plus_generated.ArraySource(
+      edits, subject=records['subject'],
+      expression=records['expression'][references], angle=records['angle'],
+      catalog_row=np.full(len(edits), -1, np.int32))
+
+
+def _angle_figure_indices(records, class_names, expression_name: str):
+  """Input and reference record indices for the camera-angle figure: one
+  test subject's first expression (neutral where it has one) and another's
+  `expression_name`, at every angle both have; None if fewer than two."""
+  subjects = np.unique(records['subject'])
+  if len(subjects) < 2 or expression_name not in class_names:
+    return None
+  wanted = class_names.index(expression_name)
+  neutral = class_names.index('neutral') if 'neutral' in class_names else 0
+
+  def first_at(subject, expression):
+    found = {}
+    for index in np.flatnonzero((records['subject'] == subject)
+                                & (records['expression'] == expression)):
+      found.setdefault(float(records['angle'][index]), index)
+    return found
+
+  inputs, references = first_at(subjects[0], neutral), first_at(subjects[1],
+                                                                wanted)
+  angles = sorted(set(inputs) & set(references))
+  if len(angles) < 2:
+    return None
+  return ([inputs[a] for a in angles], [references[a] for a in angles],
+          angles)
+
+
+def _figures(context, stage_dir, records, references, neutral, methods,
+             target_sets, editors, class_names) -> dict:
+  """Writes every figure; returns {figure: file name} and the t-SNE
+  agreement."""
+  settings = context.config.evaluate
+  count = min(settings.figure_pairs, len(references))
+  written = {}
+  rows = {'input': records['image'], 'reference': records['image'][references],
+          'input neutral': neutral, 'reference neutral': neutral[references]}
+  rows.update({name: edits for name, edits in methods.items()
+               if not name.startswith('copy_')})
+  if 'true' in target_sets:
+    rows['true answer'] = target_sets['true'][0]
+  figures.edits_grid(stage_dir / 'edits.png', rows, count)
+  written['edits'] = 'edits.png'
+  if any(name in methods for name in leed_stage.ABLATIONS):
+    ablation_rows = {'input': rows['input'], 'reference': rows['reference']}
+    for name, label in (('leed_without_q', 'w/o Q'),
+                        ('leed_without_s', 'w/o S'), ('leed', 'final')):
+      if name in methods:
+        ablation_rows[label] = methods[name]
+    figures.edits_grid(stage_dir / 'ablation.png', ablation_rows, count)
+    written['ablation'] = 'ablation.png'
+  figures.interpolation_grid(stage_dir / 'interpolation.png',
+                             records['image'], editors['leed'],
+                             np.arange(count), references[:count],
+                             settings.figure_alphas)
+  written['interpolation'] = 'interpolation.png'
+  chosen = _angle_figure_indices(records, class_names,
+                                 settings.angle_figure_expression)
+  if chosen is not None:
+    figures.angle_grid(stage_dir / 'angles.png', records['image'],
+                       editors['leed'], *chosen)
+    written['angles'] = 'angles.png'
+  return written
+
+
+def _tsne(context, stage_dir, records, neutral, class_names) -> dict:
+  settings = context.config.evaluate
+  rng = np.random.default_rng([settings.seed, 7])
+  count = min(settings.tsne_points, len(neutral))
+  chosen = np.sort(rng.choice(len(neutral), count, replace=False))
+  leed = context.outputs['leed']
+  features_of = jax.jit(lambda x, n: editing.expression_features(
+      leed['nets'], leed['variables'], pipeline.to_float(x),
+      pipeline.to_float(n)))
+  features = batched.in_batches(features_of, [records['image'][chosen],
+                                              neutral[chosen]],
+                                settings.batch_size)
+  # The paper's order (in_batches returns the keys sorted).
+  features = {name: features[name]
+              for name in ('encoder', 'residual', 'extractor')}
+  return figures.tsne_figure(stage_dir / 'tsne.png', features,
+                             records['expression'][chosen], class_names,
+                             perplexity=settings.tsne_perplexity,
+                             seed=settings.seed)
+
+
+def run(context, stage_dir) -> dict:
+  start = time.perf_counter()
+  config, settings = context.config, context.config.evaluate
+  unknown = set(settings.judges) - set(JUDGES)
+  if unknown:
+    raise ValueError(f'config.evaluate.judges={tuple(settings.judges)}: '
+                     f'{sorted(unknown)} unknown; use any of {JUDGES}.')
+  class_names = list(context.builder.info.features['expression'].names)
+  records = _chosen(batched.test_records(context, settings.batch_size),
+                    settings.num_pairs, settings.seed)
+  references = make_pairs(records['subject'], records['angle'],
+                          settings.pairing, settings.seed)
+  neutral = _neutral_faces(context, records)
+  methods, editors = _methods(context, records, references, neutral)
+  target_sets = _targets(context, records, references)
+  judges = _Judges(context, class_names)
+  from leedjax.weights import inception as inception_weights  # pylint: disable=g-import-not-at-top
+  from leedjax.weights import vgg16  # pylint: disable=g-import-not-at-top
+  inception = inception_weights.load_inception_params()
+  lpips_params = vgg16.load_lpips_params()
+  real_features = scores.inception_features(inception, records['image'],
+                                            settings.fid_batch_size)
+  real = fid_lib.FrechetReference(real_features)
+  wanted = records['expression'][references]
+  table = {}
+  for name, edits in methods.items():
+    if name == 'copy_input':
+      fid = 0.0  # the real test images themselves
+    elif name == 'copy_reference':  # real test images, resampled
+      fid = real.fid(real_features[references])
+    else:
+      fid = real.fid(scores.inception_features(inception, edits,
+                                                settings.fid_batch_size))
+    table[name] = _score(edits, fid, wanted, records['subject'], target_sets,
+                         judges, lpips_params, settings.batch_size)
+
+  protocols = {'R': scores.mean(judges.psi(records['image'])
+                                == records['expression']),
+               'G': table['leed']['expression_accuracy']}
+  if settings.real_plus_generated:
+    generated = _generated_training_edits(context, context.outputs['leed'],
+                                          settings.seed)
+    r_plus_g = real_plus_generated.accuracy(context, stage_dir, generated)
+    protocols['R+G'] = r_plus_g.pop('accuracy')
+    protocols['R+G_details'] = r_plus_g
+  if judges.fer is not None:
+    protocols['R_fer'] = judges.fer_accuracy(records['image'],
+                                             records['expression'])
+
+  ceilings = {}
+  if 'true' in target_sets:
+    truth = target_sets['true'][0]
+    ceilings['expression_accuracy'] = scores.mean(judges.psi(truth) == wanted)
+    identity = judges.identity(truth)
+    if identity is not None:
+      ceilings['identity_retention'] = scores.mean(identity
+                                                   == records['subject'])
+
+  report = {
+      'settings': {'num_pairs': len(references), 'pairing': settings.pairing,
+                   'alpha': settings.alpha, 'edit_mode': settings.edit_mode,
+                   'dataset': config.data.dataset,
+                   'image_size': config.data.image_size,
+                   'split_scheme': config.data.split_scheme,
+                   'judges': list(settings.judges),
+                   'neutral_faces': ('renderer'
+                                     if config.neutralizer.use_renderer_neutral
+                                     else 'stargan')},
+      'methods': table,
+      'classification_protocols': protocols,
+      'judge_ceilings': ceilings,
+  }
   if jax.process_index() == 0:
+    report['figures'] = _figures(context, stage_dir, records, references,
+                                 neutral, methods, target_sets, editors,
+                                 class_names)
+    report['figures']['tsne'] = 'tsne.png'
+    report['tsne_neighbour_agreement'] = _tsne(context, stage_dir, records,
+                                               neutral, class_names)
+  report['evaluate_seconds'] = round(time.perf_counter() - start, 3)
+  results = _results(context, report)
+  if jax.process_index() == 0:
+    files.write_text(stage_dir / REPORT_JSON,
+                     json.dumps(report, indent=2, sort_keys=True))
+    files.write_text(stage_dir / REPORT_MD, report_lib.markdown(report))
     files.write_text(context.workdir / RESULTS_FILE,
                      json.dumps(results, indent=2, sort_keys=True))
+  return results
+
+
+def _results(context, report) -> dict:
+  """The headline numbers of `results.json` (issue 4's keys first)."""
+  leed = report['methods']['leed']
+  methods = report['methods']
+  settings = report['settings']
+  results = {
+      'expression_accuracy': leed['expression_accuracy'],
+      'identity_retention': leed['identity_retention'],
+      'fid_edit': leed['fid'],
+      'ssim_paper_edit': leed['ssim_paper'],
+      'lpips_paper_edit': leed['lpips_paper'],
+      'psi_accuracy_on_real_test_images':
+          report['classification_protocols']['R'],
+      'num_pairs': settings['num_pairs'],
+      'pairing': settings['pairing'],
+      'edit_mode': settings['edit_mode'],
+      'alpha': settings['alpha'],
+      'evaluate_seconds': report['evaluate_seconds'],
+  }
+  if 'R+G' in report['classification_protocols']:
+    results['expression_accuracy_real_plus_generated'] = (
+        report['classification_protocols']['R+G'])
+  if 'ssim_true' in leed:
+    results.update(ssim_edit=leed['ssim_true'],
+                   ssim_copy_input=methods['copy_input']['ssim_true'],
+                   ssim_copy_reference=methods['copy_reference']['ssim_true'],
+                   lpips_edit=leed['lpips_true'])
+  for key, value in report['judge_ceilings'].items():
+    results[f'{key}_of_true_edits'] = value
+  results['wall_seconds'] = round(_earlier_stages_seconds(context)
+                                  + report['evaluate_seconds'], 3)
   return results
 
 
@@ -163,14 +472,3 @@ def _earlier_stages_seconds(context) -> float:
     if done.is_file():
       total += json.loads(done.read_text()).get('wall_seconds', 0.0)
   return total
-
-
-def _write_grid(path, rows, count: int = 16):
-  """Rows of the first `count` test pairs: input, reference, ..., edit."""
-  if jax.process_index() != 0:
-    return
-  grid = np.stack([np.asarray(row[:count]) for row in rows])
-  num_rows, num, size = grid.shape[:3]
-  image = grid.transpose(0, 2, 1, 3, 4).reshape(num_rows * size, num * size, 3)
-  with files.atomic_path(path) as tmp:
-    Image.fromarray(image).save(tmp, format='PNG')

@@ -1,6 +1,14 @@
-"""The `leed` stage: LEED trained on cached neutral faces and Psi features."""
+"""The `leed` stage: LEED trained on cached neutral faces and Psi features.
+
+The ablation stages of the paper's Fig. 3 train the same model with one
+switch off: `leed_without_q` (no regularizer Q, `config.leed.use_q`) and
+`leed_without_s` (no siamese loss, `config.leed.use_siamese`). A config lists
+them in `config.stages` to have them trained and evaluated.
+"""
 
 import copy
+import dataclasses
+import functools
 
 from leedjax import loop
 from leedjax.data import pipeline
@@ -42,8 +50,12 @@ def trainer_of(context) -> leed_lib.LeedTrainer:
       sample_batch_fn=lambda: _sample_batch(context, source, cache))
 
 
-def _outputs(context, trainer, state):
-  context.outputs['leed'] = {
+# Ablation stage -> the config.leed switch it turns off.
+ABLATIONS = {'leed_without_q': 'use_q', 'leed_without_s': 'use_siamese'}
+
+
+def _outputs(context, trainer, state, name='leed'):
+  context.outputs[name] = {
       'nets': trainer.nets,
       'variables': {name: state.variables(name) for name in leed_lib.NETS}}
 
@@ -63,3 +75,34 @@ def load(context, stage_dir):
   _outputs(context, trainer, loop.restore_final(
       trainer, context.config.leed, stage_dir, mesh=context.mesh,
       seed=context.config.seed))
+
+
+def _ablated(context, name: str):
+  """The context seen by an ablation stage: config.leed with one switch off
+  (the same outputs dict, so what it trains is seen by later stages)."""
+  config = copy.deepcopy(context.config)
+  config.leed[ABLATIONS[name]] = False
+  return dataclasses.replace(context, config=config)
+
+
+def _run_ablation(name: str, context, stage_dir) -> dict:
+  ablated = _ablated(context, name)
+  trainer = trainer_of(ablated)
+  state = loop.train(trainer, ablated.config.leed, stage_dir,
+                     mesh=context.mesh, seed=context.config.seed)
+  _outputs(context, trainer, state, name)
+  return {'steps': int(state.step), 'switched_off': ABLATIONS[name]}
+
+
+def _load_ablation(name: str, context, stage_dir):
+  ablated = _ablated(context, name)
+  trainer = trainer_of(ablated)
+  _outputs(context, trainer, loop.restore_final(
+      trainer, ablated.config.leed, stage_dir, mesh=context.mesh,
+      seed=context.config.seed), name)
+
+
+# Stage name -> (run, load) of each ablation.
+ABLATION_STAGES = {name: (functools.partial(_run_ablation, name),
+                          functools.partial(_load_ablation, name))
+                   for name in ABLATIONS}

@@ -8,7 +8,6 @@ and, on SynthFaces, their SSIM to the exact neutral face the renderer draws
 
 import functools
 
-import dm_pix
 import jax
 import numpy as np
 
@@ -16,6 +15,7 @@ from leedjax import loop
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
+from leedjax.evaluation import scores
 from leedjax.stages import batched
 from leedjax.trainers import base
 from leedjax.trainers import stargan
@@ -49,23 +49,22 @@ def _measure(context) -> dict:
   records = batched.test_records(context, batch_size)
   neutralize = context.outputs['neutralizer']['neutralize']
   neutral = batched.in_batches(
-      lambda x: neutralize(pipeline.to_float(x)), [records['image']],
-      batch_size)
+      lambda x: base.to_uint8(neutralize(pipeline.to_float(x))),
+      [records['image']], batch_size)
   summary = {}
   if 'classifier' in context.outputs:
     calls = batched.predicted_classes(context.outputs['classifier']['predict'],
-                                      base.to_uint8(neutral), batch_size)
+                                      neutral, batch_size)
     summary['psi_calls_neutral'] = float(np.mean(
         calls == synthfaces.NEUTRAL))
   if config.data.dataset == 'synth_faces':
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
-    truth = pipeline.to_float(catalog.render_neutral(
-        records['catalog_row'], config.data.image_size))
-    ssim = jax.jit(dm_pix.ssim)
-    summary['ssim_to_true_neutral'] = float(np.mean(batched.in_batches(
-        ssim, [neutral, truth], batch_size)))
-    summary['ssim_input_to_true_neutral'] = float(np.mean(batched.in_batches(
-        ssim, [pipeline.to_float(records['image']), truth], batch_size)))
+    truth = catalog.render_neutral(records['catalog_row'],
+                                   config.data.image_size)
+    summary['ssim_to_true_neutral'] = float(np.mean(
+        scores.ssim(neutral, truth, batch_size)))
+    summary['ssim_input_to_true_neutral'] = float(np.mean(
+        scores.ssim(records['image'], truth, batch_size)))
   return summary
 
 

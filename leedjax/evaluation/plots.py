@@ -1,0 +1,243 @@
+"""The evaluation's figures, drawn with PIL only.
+
+`scatter_png` draws 2-D embeddings coloured by class (LEED Fig. 4);
+`label_grid_png` lays out image rows under column headers with a row-label
+column (Figs. 3, 5 and 7).
+"""
+
+import os
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from leedjax import files
+
+# Tableau 10, the palette of matplotlib's 'tab10': distinguishable classes.
+PALETTE = (
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
+    (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
+    (188, 189, 34), (23, 190, 207),
+)
+BACKGROUND = (255, 255, 255)
+TEXT = (0, 0, 0)
+FRAME = (210, 210, 210)
+
+TITLE_HEIGHT = 24
+LEGEND_ROW_HEIGHT = 20
+# Fraction of a panel's side left empty around the points.
+PANEL_MARGIN = 0.06
+
+GRID_GAP = 2
+GRID_PAD = 4
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+  try:
+    return ImageFont.load_default(size=size)
+  except (ImportError, ValueError, TypeError):  # Pillow without FreeType.
+    return ImageFont.load_default()
+
+
+def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
+  left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+  return right - left, bottom - top
+
+
+def _draw_centred(draw, centre_x, centre_y, text, font):
+  draw.multiline_text((centre_x, centre_y), text, fill=TEXT, font=font,
+                      anchor='mm', align='center')
+
+
+def to_panel_pixels(embedding: np.ndarray, panel_size: int) -> np.ndarray:
+  """(N, 2) pixel coordinates of `embedding` in a square panel.
+
+  One scale for both axes (t-SNE distances are isotropic), points centred,
+  `PANEL_MARGIN` of the side left free; y grows upwards as on a plot.
+  """
+  low, high = embedding.min(0), embedding.max(0)
+  extent = float(np.max(high - low))
+  usable = panel_size * (1 - 2 * PANEL_MARGIN)
+  scale = usable / extent if extent > 0 else 0.0
+  centred = (embedding - (low + high) / 2) * scale
+  return np.stack([panel_size / 2 + centred[:, 0],
+                   panel_size / 2 - centred[:, 1]], axis=1)
+
+
+def _legend_layout(draw, class_names, width, font):
+  """Top-left corners of each (swatch, name) item, wrapped into rows."""
+  swatch = LEGEND_ROW_HEIGHT // 2
+  positions, x, row = [], GRID_PAD, 0
+  for name in class_names:
+    item = swatch + 4 + _text_size(draw, name, font)[0] + 12
+    if x > GRID_PAD and x + item > width:
+      x, row = GRID_PAD, row + 1
+    positions.append((x, row * LEGEND_ROW_HEIGHT))
+    x += item
+  return positions, row + 1
+
+
+def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
+                class_names: Sequence[str], path: str | os.PathLike, *,
+                panel_size: int = 360) -> None:
+  """Writes side-by-side 2-D scatter panels coloured by class as a PNG.
+
+  Layout: a `TITLE_HEIGHT` title band, the `panel_size` square panels with
+  no gap (width = len(panels) * panel_size), then `LEGEND_ROW_HEIGHT` legend
+  rows, as many as the class names need.
+
+  Args:
+    panels: (title, (N, 2) embedding) per panel, all for the same N points.
+    labels: (N,) integer class of each point, in [0, len(class_names)).
+    class_names: legend name of each class; at most len(PALETTE).
+    path: where the PNG goes, written atomically.
+    panel_size: side of each square panel in pixels.
+  """
+  labels = np.asarray(labels)
+  _check_scatter(panels, labels, class_names, panel_size)
+  font = _font(12)
+  width = len(panels) * panel_size
+  measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+  legend, legend_rows = _legend_layout(measure, class_names, width, font)
+  legend_top = TITLE_HEIGHT + panel_size
+  image = Image.new('RGB', (width, legend_top + legend_rows
+                            * LEGEND_ROW_HEIGHT), BACKGROUND)
+  draw = ImageDraw.Draw(image)
+  radius = max(2, panel_size // 150)
+  # A fixed shuffle, so no class is always drawn on top of the others.
+  order = np.random.default_rng(0).permutation(labels.size)
+  for index, (title, embedding) in enumerate(panels):
+    left = index * panel_size
+    _draw_centred(draw, left + panel_size / 2, TITLE_HEIGHT / 2, title, font)
+    draw.rectangle((left, TITLE_HEIGHT, left + panel_size - 1,
+                    legend_top - 1), outline=FRAME)
+    pixels = to_panel_pixels(np.asarray(embedding, np.float64), panel_size)
+    for point in order:
+      x, y = pixels[point] + (left, TITLE_HEIGHT)
+      draw.ellipse((x - radius, y - radius, x + radius, y + radius),
+                   fill=PALETTE[labels[point]])
+  swatch = LEGEND_ROW_HEIGHT // 2
+  for colour, name, (x, y) in zip(PALETTE, class_names, legend):
+    top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
+    draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
+    draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
+              fill=TEXT, font=font, anchor='lm')
+  with files.atomic_path(path) as tmp:
+    image.save(tmp, format='PNG')
+
+
+def _check_scatter(panels, labels, class_names, panel_size):
+  if not panels:
+    raise ValueError('scatter_png needs at least one panel')
+  if not 1 <= len(class_names) <= len(PALETTE):
+    raise ValueError(f'need 1 to {len(PALETTE)} class names (one colour '
+                     f'each); got {len(class_names)}')
+  if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(f'labels must be a 1-D integer array; got shape '
+                     f'{labels.shape}, dtype {labels.dtype}')
+  if labels.size and not (0 <= labels.min()
+                          and labels.max() < len(class_names)):
+    raise ValueError(f'labels must lie in [0, {len(class_names)}); got '
+                     f'[{labels.min()}, {labels.max()}]')
+  if panel_size < 16:
+    raise ValueError(f'panel_size must be at least 16; got {panel_size}')
+  for title, embedding in panels:
+    embedding = np.asarray(embedding)
+    if embedding.shape != (labels.size, 2):
+      raise ValueError(f'panel {title!r}: embedding must have shape '
+                       f'({labels.size}, 2); got {embedding.shape}')
+    if not np.all(np.isfinite(embedding)):
+      raise ValueError(f'panel {title!r}: embedding has non-finite values')
+
+
+def label_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str],
+               column_labels: Sequence[str], *,
+               scale: int = 2) -> Image.Image:
+  """Image rows under column headers, each row named in a left column.
+
+  Layout: the label column (widest row label plus `GRID_PAD` each side) and
+  the header row (tallest column label plus `GRID_PAD` above and below)
+  come first; then the cells, each `scale` times the image size (wider if
+  its header is), `GRID_GAP` apart, and a `GRID_PAD` margin right and below.
+  Images sit at the top of their cell, centred across it.
+
+  Args:
+    rows: per row, (K, H, W, 3) uint8 images; K may differ between rows
+      (short rows end in white), H and W may not.
+    row_labels: one label per row.
+    column_labels: one header per column of the longest row.
+    scale: integer upscaling, nearest neighbour (keeps small faces crisp).
+
+  Returns:
+    The RGB grid.
+  """
+  _check_grid(rows, row_labels, column_labels, scale)
+  height, width = rows[0].shape[1:3]
+  cell_height, cell_width = height * scale, width * scale
+  font = _font(12)
+  measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+  row_sizes = [_text_size(measure, label, font) for label in row_labels]
+  column_sizes = [_text_size(measure, label, font) for label in column_labels]
+  label_width = max(w for w, _ in row_sizes) + 2 * GRID_PAD
+  header_height = max(h for _, h in column_sizes) + 2 * GRID_PAD
+  column_width = max([cell_width] + [w + 2 * GRID_GAP
+                                     for w, _ in column_sizes])
+  num_columns = len(column_labels)
+  grid_width = num_columns * column_width + (num_columns - 1) * GRID_GAP
+  grid_height = len(rows) * cell_height + (len(rows) - 1) * GRID_GAP
+  image = Image.new('RGB', (label_width + grid_width + GRID_PAD,
+                            header_height + grid_height + GRID_PAD),
+                    BACKGROUND)
+  draw = ImageDraw.Draw(image)
+  for column, label in enumerate(column_labels):
+    left = label_width + column * (column_width + GRID_GAP)
+    _draw_centred(draw, left + column_width / 2, header_height / 2, label,
+                  font)
+  for row, (images, label) in enumerate(zip(rows, row_labels)):
+    top = header_height + row * (cell_height + GRID_GAP)
+    draw.multiline_text((GRID_PAD, top + cell_height / 2), label, fill=TEXT,
+                        font=font, anchor='lm')
+    for column, face in enumerate(images):
+      left = (label_width + column * (column_width + GRID_GAP)
+              + (column_width - cell_width) // 2)
+      upscaled = np.repeat(np.repeat(face, scale, axis=0), scale, axis=1)
+      image.paste(Image.fromarray(upscaled, 'RGB'), (left, top))
+  return image
+
+
+def label_grid_png(rows: Sequence[np.ndarray], row_labels: Sequence[str],
+                   column_labels: Sequence[str], path: str | os.PathLike, *,
+                   scale: int = 2) -> None:
+  """Writes `label_grid(rows, row_labels, column_labels, scale=scale)` as a
+  PNG, atomically."""
+  image = label_grid(rows, row_labels, column_labels, scale=scale)
+  with files.atomic_path(path) as tmp:
+    image.save(tmp, format='PNG')
+
+
+def _check_grid(rows, row_labels, column_labels, scale):
+  if not rows:
+    raise ValueError('label_grid needs at least one row')
+  if len(row_labels) != len(rows):
+    raise ValueError(f'need one row label per row: {len(rows)} rows, '
+                     f'{len(row_labels)} labels')
+  shapes = set()
+  for index, images in enumerate(rows):
+    if (not isinstance(images, np.ndarray) or images.ndim != 4
+        or images.shape[-1] != 3 or images.dtype != np.uint8):
+      raise ValueError(
+          f'row {index} must be a (K, H, W, 3) uint8 array; got '
+          f'{getattr(images, "shape", type(images))}, '
+          f'{getattr(images, "dtype", "")}')
+    shapes.add(images.shape[1:3])
+  if len(shapes) != 1:
+    raise ValueError(f'all images need the same height and width; got '
+                     f'{sorted(shapes)}')
+  longest = max(images.shape[0] for images in rows)
+  if longest == 0:
+    raise ValueError('every row is empty')
+  if len(column_labels) != longest:
+    raise ValueError(f'need one column label per column of the longest row '
+                     f'({longest}); got {len(column_labels)}')
+  if int(scale) != scale or scale < 1:
+    raise ValueError(f'scale must be a positive integer; got {scale}')

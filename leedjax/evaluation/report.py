@@ -1,0 +1,106 @@
+"""`report.md`: the evaluation's `report.json` as tables and figures."""
+
+# Columns of the methods table: (report key, header, format).
+_COLUMNS = (
+    ('fid', 'FID (lower is better)', '{:.2f}'),
+    ('ssim_paper', 'SSIM, paper', '{:.4f}'),
+    ('ssim_true', 'SSIM, exact answer', '{:.4f}'),
+    ('lpips_paper', 'LPIPS, paper', '{:.4f}'),
+    ('lpips_true', 'LPIPS, exact answer', '{:.4f}'),
+    ('expression_accuracy', 'expression (Psi)', '{:.1%}'),
+    ('fer_expression_accuracy', 'expression (fer)', '{:.1%}'),
+    ('identity_retention', 'identity', '{:.1%}'),
+)
+
+_METHOD_NOTES = {
+    'leed': 'LEED',
+    'leed_without_q': 'LEED without Q (ablation)',
+    'leed_without_s': 'LEED without S (ablation)',
+    'stargan': 'StarGAN towards the reference\'s class (uses labels)',
+    'copy_input': 'copy the input (edits nothing)',
+    'copy_reference': 'copy the reference',
+}
+
+_FIGURES = (
+    ('edits', 'Test pairs: inputs, references, their neutral faces, each '
+     'method\'s edit'),
+    ('ablation', 'Ablations (Fig. 3): without Q, without S, final'),
+    ('interpolation', 'Interpolation and extrapolation (Fig. 7): alpha 0 is '
+     'the input\'s neutral face, 1 the reference\'s expression'),
+    ('angles', 'Across camera angles (Fig. 5)'),
+    ('tsne', 't-SNE of encoder, residual and extractor features, coloured '
+     'by expression (Fig. 4)'),
+)
+
+
+def _cell(value, spec: str) -> str:
+  return '-' if value is None else spec.format(value)
+
+
+def _methods_table(methods: dict) -> list[str]:
+  columns = [c for c in _COLUMNS
+             if any(row.get(c[0]) is not None for row in methods.values())]
+  lines = ['| method | ' + ' | '.join(c[1] for c in columns) + ' |',
+           '| --- |' + ' ---: |' * len(columns)]
+  for name, row in methods.items():
+    cells = [_cell(row.get(key), spec) for key, _, spec in columns]
+    lines.append(f'| {_METHOD_NOTES.get(name, name)} | '
+                 + ' | '.join(cells) + ' |')
+  return lines
+
+
+def markdown(report: dict) -> str:
+  """The report as Markdown (figures linked by file name)."""
+  settings = report['settings']
+  lines = [
+      '# Evaluation report', '',
+      f'{settings["num_pairs"]} test pairs of {settings["dataset"]} at '
+      f'{settings["image_size"]} px ({settings["split_scheme"]} split, '
+      f'{settings["pairing"].replace("_", " ")} pairs), alpha '
+      f'{settings["alpha"]:g}, edit mode {settings["edit_mode"]}, neutral '
+      f'faces from {settings["neutral_faces"]}. Written in '
+      f'{report["evaluate_seconds"]:.0f} s.', '',
+      '## Image quality and judges (Table 1)', '',
+      *_methods_table(report['methods']), '',
+      'FID compares the real test images with each method\'s images (the '
+      'copies are real images: their FID is the floor at this sample size). '
+      '"Paper" targets are the dataset\'s image of the input\'s person with '
+      'the reference\'s expression (LEED Sec. 4.1); "exact answer" is the '
+      'edit SynthFaces renders (input\'s identity, pose and gaze; '
+      'reference\'s expression). Expression: the edit is classified as the '
+      'reference\'s expression; identity: as the input\'s subject.', '',
+      '## Expression classification protocols (Table 2)', '',
+  ]
+  protocols = report['classification_protocols']
+  lines += ['| protocol | accuracy |', '| --- | ---: |',
+            f'| R: Psi on the real test images | {_cell(protocols["R"], "{:.1%}")} |',
+            f'| G: Psi on LEED\'s edits | {_cell(protocols["G"], "{:.1%}")} |']
+  if 'R+G' in protocols:
+    details = protocols['R+G_details']
+    lines.append(
+        f'| R+G: Psi\'s recipe trained on {details["num_real"]} real + '
+        f'{details["num_generated"]} edited training images, on the real test '
+        f'images | {_cell(protocols["R+G"], "{:.1%}")} |')
+  if 'R_fer' in protocols:
+    lines.append('| fer on the real test images (no contempt) | '
+                 f'{_cell(protocols["R_fer"], "{:.1%}")} |')
+  ceilings = report['judge_ceilings']
+  if ceilings:
+    lines += ['', 'The judges on the exact answers (the most an edit can '
+              'score with them): ' + ', '.join(
+                  f'{key.replace("_", " ")} {_cell(value, "{:.1%}")}'
+                  for key, value in ceilings.items()) + '.']
+  if 'tsne_neighbour_agreement' in report:
+    lines += ['', '## Feature visualisation (Fig. 4)', '',
+              'Share of each test image\'s 10 nearest t-SNE neighbours with '
+              'its expression (1: compact clusters):', '',
+              '| features | agreement |', '| --- | ---: |']
+    lines += [f'| {name} | {value:.3f} |' for name, value in
+              report['tsne_neighbour_agreement'].items()]
+  figures = report.get('figures', {})
+  if figures:
+    lines += ['', '## Figures', '']
+    for key, caption in _FIGURES:
+      if key in figures:
+        lines += [f'### {caption}', '', f'![{key}]({figures[key]})', '']
+  return '\n'.join(lines).rstrip() + '\n'

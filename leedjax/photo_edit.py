@@ -1,0 +1,233 @@
+"""The photo editor's command: `python -m leedjax.edit` (usage in
+leedjax/edit.py). Import this module, not `leedjax.edit`: importing that
+would rebind the package's `leedjax.edit`, the editing function, to it.
+"""
+
+import math
+import os
+import pathlib
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+
+from leedjax import api
+from leedjax import photos
+
+# As leedjax.main: 2 for input the command cannot run with.
+EXIT_BAD_INPUT = 2
+
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'A workdir with a trained editor (from python -m '
+    'leedjax.main).')
+_INPUT = flags.DEFINE_string('input', None, 'The photo whose face to edit.')
+_REFERENCE = flags.DEFINE_string(
+    'reference', None, 'A photo of a face with the expression to copy.')
+_ALPHA = flags.DEFINE_string(
+    'alpha', '1', 'Expression intensity, or several separated by commas '
+    '(e.g. 0,0.5,1,1.5) for a strip or --gif.')
+_OUT = flags.DEFINE_string(
+    'out', None, 'Where to write: .png, .jpg or .jpeg (one photo, or a strip '
+    'of the input and one photo per alpha), or .gif with --gif.')
+_GIF = flags.DEFINE_bool(
+    'gif', False, 'Write an animated GIF over the alphas (--out must end in '
+    '.gif).')
+_ALIGNED = flags.DEFINE_bool(
+    'aligned', False, 'Both photos are already face crops: skip detection '
+    'and use the centred square of each.')
+_FACE_INDEX = flags.DEFINE_integer(
+    'face_index', 0, 'Which face of --input to edit, with faces sorted by '
+    'size, largest first (0: the largest).', lower_bound=0)
+_REFERENCE_FACE_INDEX = flags.DEFINE_integer(
+    'reference_face_index', 0, 'Which face of --reference to copy, largest '
+    'first.', lower_bound=0)
+_MARGIN = flags.DEFINE_float(
+    'margin', 0.25, 'Crop margin on each side of a detected face, as a '
+    'fraction of its size.', lower_bound=0.0, upper_bound=2.0)
+_FEATHER = flags.DEFINE_float(
+    'feather', 0.15, 'Fraction of the crop, from each edge, over which the '
+    'edited face fades into the photo.', lower_bound=0.0, upper_bound=0.5)
+_MODE = flags.DEFINE_enum(
+    'mode', 'decode', ['decode', 'residual'], 'decode: the paper\'s edit; '
+    'residual: the same edit applied as a change to the input face.')
+_MAX_MEGAPIXELS = flags.DEFINE_float(
+    'max_megapixels', photos.MAX_PIXELS / 1e6, 'Refuse larger photos.',
+    lower_bound=0.0)
+flags.mark_flags_as_required(['workdir', 'input', 'reference', 'out'])
+# The spellings with dashes work too (--face-index, ...).
+for _name in ('face_index', 'reference_face_index', 'max_megapixels'):
+  flags.DEFINE_alias(_name.replace('_', '-'), _name)
+
+# One compiled edit is faster than running it op by op (1.5 s against 6 s
+# for a 32-pixel editor on a CPU).
+_jitted_edit = jax.jit(api.edit, static_argnames='mode')
+
+
+class FlagError(ValueError):
+  """A flag value the command cannot run with."""
+
+
+def parse_alphas(alphas) -> list[float]:
+  """'0,0.5,1' (or a sequence) -> [0.0, 0.5, 1.0], if all are finite numbers.
+
+  Raises:
+    FlagError: naming the value that is not a finite number.
+  """
+  example = 'give numbers separated by commas, e.g. --alpha=0,0.5,1'
+  if isinstance(alphas, str):
+    if not alphas.strip():
+      raise FlagError(f'--alpha is empty; {example}.')
+    alphas = alphas.split(',')
+  if not len(alphas):
+    raise FlagError(f'no alpha given; {example}.')
+  parsed = []
+  for alpha in alphas:
+    try:
+      number = float(alpha)
+    except (TypeError, ValueError):
+      number = math.nan
+    if not math.isfinite(number):
+      raise FlagError(f'--alpha: {str(alpha).strip()!r} is not a finite '
+                      f'number; {example}.')
+    parsed.append(number)
+  return parsed
+
+
+def check_out(out, gif: bool) -> pathlib.Path:
+  """The --out path, if its directory exists and its suffix fits --gif."""
+  out = pathlib.Path(out).expanduser()
+  if out.is_dir():
+    raise FlagError(f'--out {out} is a directory; give a file name in it.')
+  suffix = out.suffix.lower()
+  if gif and suffix != '.gif':
+    raise FlagError(f'--gif writes an animated GIF, so --out must end in '
+                    f'.gif; got {out}.')
+  if not gif and suffix not in photos.STILL_FORMATS:
+    hint = ('; pass --gif to animate the alphas' if suffix == '.gif' else '')
+    raise FlagError(f'--out must end in .png, .jpg or .jpeg (or .gif with '
+                    f'--gif); got {out}{hint}.')
+  if not out.parent.is_dir():
+    raise FlagError(f'--out: directory {out.parent} does not exist; create '
+                    'it first.')
+  if not os.access(out.parent, os.W_OK):
+    raise FlagError(f'--out: cannot write to directory {out.parent}.')
+  return out
+
+
+def _face_box(photo, path, index: int, flag: str, aligned: bool,
+              margin: float) -> photos.Box:
+  if aligned:
+    return photos.center_square_box(photo.shape)
+  boxes = photos.detect_faces(photo)
+  if not boxes:
+    raise photos.PhotoError(
+        f'no face found in {path}; use a photo with an upright, frontal face '
+        'that is not too small, or pass --aligned if the photos are already '
+        'face crops.')
+  if index >= len(boxes):
+    raise photos.PhotoError(
+        f'{flag}={index}, but {path} has {len(boxes)} face(s) (largest '
+        f'first): use {flag}=0 to {len(boxes) - 1}.')
+  return photos.square_crop_box(boxes[index], margin)
+
+
+def edit_photo(workdir, input_path, reference_path, alphas, out, *,
+               gif=False, aligned=False, face_index=0, reference_face_index=0,
+               margin=0.25, feather=0.15, mode='decode',
+               max_pixels=photos.MAX_PIXELS) -> pathlib.Path:
+  """What `python -m leedjax.edit` does (see the module docstring).
+
+  Args:
+    workdir: holds a trained editor.
+    input_path, reference_path: photos of the face to edit and of the
+      expression to copy.
+    alphas: numbers, or a comma-separated string of them.
+    out: the file to write; its suffix picks the format.
+    gif, aligned, face_index, reference_face_index, margin, feather, mode,
+      max_pixels: as the flags.
+
+  Returns:
+    The path written.
+
+  Raises:
+    FlagError, photos.PhotoError, api.EditorNotFoundError,
+    photos.MissingOpenCVError: before anything is loaded or written.
+  """
+  alphas = parse_alphas(alphas)
+  if margin < 0 or not 0 <= feather <= 0.5 or min(face_index,
+                                                  reference_face_index) < 0:
+    raise FlagError('--margin must be >= 0, --feather in [0, 0.5] and the '
+                    'face indices >= 0.')
+  out = check_out(out, gif)
+  photo = photos.read_photo(input_path, max_pixels)
+  reference = photos.read_photo(reference_path, max_pixels)
+  height, width = photo.shape[:2]
+  panels = 1 if gif or len(alphas) == 1 else len(alphas) + 1
+  photos.check_output(out, height, width * panels)
+  box = _face_box(photo, input_path, face_index, '--face_index', aligned,
+                  margin)
+  reference_box = _face_box(reference, reference_path, reference_face_index,
+                            '--reference_face_index', aligned, margin)
+  editor = api.load_editor(workdir)
+
+  size = editor.spec.image_size
+  batch = len(alphas)
+  faces = np.repeat(photos.crop_face(photo, box, size)[None], batch, axis=0)
+  references = np.repeat(
+      photos.crop_face(reference, reference_box, size)[None], batch, axis=0)
+  edited = _jitted_edit(editor, faces, references,
+                        np.asarray(alphas, np.float32), mode=mode)
+  edited = np.clip(np.rint((np.asarray(edited) + 1.0) * 127.5), 0, 255)
+  # An aligned photo is all face: replace it whole, not blended.
+  edited_photos = [
+      photos.paste_face(photo, face.astype(np.uint8), box,
+                        0.0 if aligned else feather) for face in edited]
+  if gif:
+    return photos.write_gif(edited_photos, out)
+  if batch > 1:
+    return photos.write_image(photos.strip([photo] + edited_photos), out)
+  return photos.write_image(edited_photos[0], out)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}',
+                         exitcode=EXIT_BAD_INPUT)
+  if not flags.FLAGS['verbosity'].present:
+    # Orbax logs each checkpoint it reads; a photo tool's user needs none.
+    logging.set_verbosity(logging.ERROR)
+  try:
+    path = edit_photo(
+        _WORKDIR.value, _INPUT.value, _REFERENCE.value, _ALPHA.value,
+        _OUT.value, gif=_GIF.value, aligned=_ALIGNED.value,
+        face_index=_FACE_INDEX.value,
+        reference_face_index=_REFERENCE_FACE_INDEX.value,
+        margin=_MARGIN.value, feather=_FEATHER.value, mode=_MODE.value,
+        max_pixels=round(_MAX_MEGAPIXELS.value * 1e6))
+  except (FlagError, photos.PhotoError, photos.MissingOpenCVError,
+          api.EditorNotFoundError) as error:
+    print(f'Cannot edit: {error}', file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+  print(f'Wrote {path}.')
+
+
+def parse_flags(argv):
+  """absl's flag parsing, exiting with EXIT_BAD_INPUT (absl's is 1)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    print(f'Cannot edit: {error}\nPass --helpfull to see the flags.',
+          file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def run() -> None:
+  """Parses the command line and edits (`python -m leedjax.edit`)."""
+  app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == '__main__':
+  run()
