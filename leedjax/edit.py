@@ -11,10 +11,12 @@ The face of --input wears the expression of the face of --reference, at
 intensity alpha (0: the neutral face, 1: the reference's expression, above 1
 exaggerated). Each face is found with OpenCV's Haar cascade (install it with
 `pip install -e '.[assets]'`), cropped square with --margin around it,
-resized to the editor's image size, edited, resized back and pasted into the
-full photo, blended over its outer --feather so no seam shows. With
+resized to the editor's image size and edited; the edit's change, resized
+back, is added to the full photo's face (so detail finer than the editor's
+image size stays the photo's own; --paste=face pastes the edited face
+itself), blended over the crop's outer --feather so no seam shows. With
 --aligned, both photos are already face crops: the centred square of each is
-the face, and it is replaced whole.
+the face, and it is changed whole.
 
 Output, by --out's suffix:
   .png/.jpg  one alpha: the edited photo; several: a strip, left to right,

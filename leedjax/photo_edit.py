@@ -56,6 +56,11 @@ _MODE = flags.DEFINE_enum(
 _MAX_MEGAPIXELS = flags.DEFINE_float(
     'max_megapixels', photos.MAX_PIXELS / 1e6, 'Refuse larger photos.',
     lower_bound=0.0)
+_PASTE = flags.DEFINE_enum(
+    'paste', 'change', ['change', 'face'],
+    'change: add the edit\'s change to the photo\'s face, keeping detail '
+    'finer than the editor\'s image size; face: paste the edited face '
+    'itself (as small as the editor makes it, resized).')
 flags.mark_flags_as_required(['workdir', 'input', 'reference', 'out'])
 # The spellings with dashes work too (--face-index, ...).
 for _name in ('face_index', 'reference_face_index', 'max_megapixels'):
@@ -136,7 +141,7 @@ def _face_box(photo, path, index: int, flag: str, aligned: bool,
 
 def edit_photo(workdir, input_path, reference_path, alphas, out, *,
                gif=False, aligned=False, face_index=0, reference_face_index=0,
-               margin=0.25, feather=0.15, mode='decode',
+               margin=0.25, feather=0.15, mode='decode', paste='change',
                max_pixels=photos.MAX_PIXELS) -> pathlib.Path:
   """What `python -m leedjax.edit` does (see the module docstring).
 
@@ -147,7 +152,7 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
     alphas: numbers, or a comma-separated string of them.
     out: the file to write; its suffix picks the format.
     gif, aligned, face_index, reference_face_index, margin, feather, mode,
-      max_pixels: as the flags.
+      paste, max_pixels: as the flags.
 
   Returns:
     The path written.
@@ -175,16 +180,21 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
 
   size = editor.spec.image_size
   batch = len(alphas)
-  faces = np.repeat(photos.crop_face(photo, box, size)[None], batch, axis=0)
+  face = photos.crop_face(photo, box, size)
+  faces = np.repeat(face[None], batch, axis=0)
   references = np.repeat(
       photos.crop_face(reference, reference_box, size)[None], batch, axis=0)
   edited = _jitted_edit(editor, faces, references,
                         np.asarray(alphas, np.float32), mode=mode)
   edited = np.clip(np.rint((np.asarray(edited) + 1.0) * 127.5), 0, 255)
-  # An aligned photo is all face: replace it whole, not blended.
-  edited_photos = [
-      photos.paste_face(photo, face.astype(np.uint8), box,
-                        0.0 if aligned else feather) for face in edited]
+  # An aligned photo is all face: change it whole, not blended.
+  feather = 0.0 if aligned else feather
+  if paste == 'change':
+    edited_photos = [photos.paste_change(photo, face, after.astype(np.uint8),
+                                         box, feather) for after in edited]
+  else:
+    edited_photos = [photos.paste_face(photo, after.astype(np.uint8), box,
+                                       feather) for after in edited]
   if gif:
     return photos.write_gif(edited_photos, out)
   if batch > 1:
@@ -206,7 +216,7 @@ def main(argv):
         face_index=_FACE_INDEX.value,
         reference_face_index=_REFERENCE_FACE_INDEX.value,
         margin=_MARGIN.value, feather=_FEATHER.value, mode=_MODE.value,
-        max_pixels=round(_MAX_MEGAPIXELS.value * 1e6))
+        paste=_PASTE.value, max_pixels=round(_MAX_MEGAPIXELS.value * 1e6))
   except (FlagError, photos.PhotoError, photos.MissingOpenCVError,
           api.EditorNotFoundError) as error:
     print(f'Cannot edit: {error}', file=sys.stderr)

@@ -5,7 +5,7 @@ Numpy and PIL helpers for `python -m leedjax.edit`; no flags, no JAX.
   photo = read_photo('me.jpg')                       # (H, W, 3) uint8 RGB
   box = square_crop_box(detect_faces(photo)[0], margin=0.25)
   face = crop_face(photo, box, size=32)              # what the editor sees
-  edited_photo = paste_face(photo, edited_face, box, feather=0.15)
+  edited_photo = paste_change(photo, face, edited_face, box, feather=0.15)
   write_image(strip([photo, edited_photo]), 'out.png')
 
 A square crop box is (left, top, side) in pixels and may reach past the
@@ -248,6 +248,47 @@ def paste_face(photo: np.ndarray, face: np.ndarray, box: Box,
   region = photo[rows, cols].astype(np.float64)
   out = photo.copy()
   out[rows, cols] = np.rint(region * (1.0 - mask) + face * mask).astype(
+      np.uint8)
+  return out
+
+
+def _resize_float(image: np.ndarray, side: int) -> np.ndarray:
+  """float (S, S, C) resized to (side, side, C), bicubic, sign kept."""
+  return np.stack([np.asarray(Image.fromarray(
+      channel.astype(np.float32), mode='F').resize(
+          (side, side), Image.Resampling.BICUBIC))
+                   for channel in np.moveaxis(image, -1, 0)], axis=-1)
+
+
+def paste_change(photo: np.ndarray, before: np.ndarray, after: np.ndarray,
+                 box: Box, feather: float) -> np.ndarray:
+  """`photo` with the edit's change, `after - before`, added inside `box`.
+
+  The editor sees the face at its own small size; pasting its output would
+  replace the photo's face with a blurred one. Adding only the change,
+  resized to the box, keeps every detail finer than the editor's size
+  (skin, hair, sharp edges) as the photo has it, and changes what the edit
+  changed. Blended by `feather_mask` as in `paste_face`.
+
+  Args:
+    photo: (H, W, 3) uint8.
+    before: (S, S, 3) uint8, the `crop_face` the editor was given.
+    after: (S, S, 3) uint8, its edit.
+    box: the crop box.
+    feather: see `feather_mask`.
+
+  Returns:
+    A new (H, W, 3) uint8 photo; exactly `photo` where the edit changed
+    nothing or the mask is 0.
+  """
+  rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
+  side = box[2]
+  mask = feather_mask(side, feather)[box_rows, box_cols, None]
+  change = _resize_float(after.astype(np.float32) - before.astype(np.float32),
+                         side)[box_rows, box_cols]
+  region = photo[rows, cols].astype(np.float64)
+  out = photo.copy()
+  out[rows, cols] = np.clip(np.rint(region + change * mask), 0, 255).astype(
       np.uint8)
   return out
 

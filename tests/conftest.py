@@ -4,11 +4,18 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# One persistent XLA compilation cache for the tests and every command they
+# start (they inherit the environment): the smoke job's many subprocesses
+# compile the same networks, which takes longer than running them.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(
+    tempfile.gettempdir(), 'leedjax-tests-jax-cache'))
 
 
 def run_main(workdir, *overrides, config='configs/synthetic.py:smoke'):

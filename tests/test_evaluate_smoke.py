@@ -1,5 +1,6 @@
 """The evaluation of the smoke job: report.json, report.md and figures;
-`--mode=evaluate` again with the ablations and fer as a second judge."""
+`--mode=evaluate` again with fer as a second judge; the ablation stages
+(slow)."""
 
 import json
 import shutil
@@ -71,30 +72,44 @@ def test_report_markdown_and_figures(smoke_job):
     assert image.width > (8 + 2) * 32
 
 
-def test_evaluate_mode_adds_ablations_and_the_fer_judge(smoke_job, tmp_path):
+def test_evaluate_mode_evaluates_again_with_the_fer_judge(smoke_job,
+                                                          tmp_path):
   workdir, _, _, data_dir = smoke_job
   copy = tmp_path / 'run'
   shutil.copytree(workdir, copy)
-  stages = f'--config.stages={ALL_STAGES}'
-  trained = run_main(copy, f'--config.data.data_dir={data_dir}', stages)
-  assert trained.returncode == 0, trained.stderr[-4000:]
-  assert 'Stage evaluate: already done.' in trained.stdout
-  for stage in ('leed_without_q', 'leed_without_s'):
-    assert (copy / stage / 'done.json').is_file()
-  evaluated = run_main(copy, f'--config.data.data_dir={data_dir}', stages,
+  evaluated = run_main(copy, f'--config.data.data_dir={data_dir}',
                        '--mode=evaluate', '--judge=fer',
                        '--config.evaluate.num_pairs=16',
                        '--config.evaluate.real_plus_generated=False')
   assert evaluated.returncode == 0, evaluated.stderr[-4000:]
+  assert 'Stage leed: already done.' in evaluated.stdout
   report = _report(copy)
   assert report['settings']['num_pairs'] == 16
   assert report['settings']['judges'] == ['psi', 'fer']
-  for method in ('leed_without_q', 'leed_without_s'):
-    assert report['methods'][method]['fid'] > 0.0
   for method in report['methods'].values():
     assert 0.0 <= method['fer_expression_accuracy'] <= 1.0
   assert 0.0 <= report['classification_protocols']['R_fer'] <= 1.0
   assert 'R+G' not in report['classification_protocols']
+  assert 'expression (fer)' in (copy / 'evaluate' / 'report.md').read_text()
+
+
+@pytest.mark.slow
+def test_ablation_stages_train_and_are_evaluated(smoke_job, tmp_path):
+  workdir, _, _, data_dir = smoke_job
+  copy = tmp_path / 'run'
+  shutil.copytree(workdir, copy)
+  (copy / 'evaluate' / 'done.json').unlink()
+  result = run_main(copy, f'--config.data.data_dir={data_dir}',
+                    f'--config.stages={ALL_STAGES}',
+                    '--config.evaluate.num_pairs=16',
+                    '--config.evaluate.real_plus_generated=False')
+  assert result.returncode == 0, result.stderr[-4000:]
+  assert 'Stage leed: already done.' in result.stdout
+  for stage in ('leed_without_q', 'leed_without_s'):
+    assert json.loads((copy / stage / 'done.json').read_text())['steps'] == 2
+  report = _report(copy)
+  for method in ('leed_without_q', 'leed_without_s'):
+    assert report['methods'][method]['fid'] > 0.0
   assert (copy / 'evaluate' / report['figures']['ablation']).is_file()
   assert 'LEED without Q (ablation)' in (
       copy / 'evaluate' / 'report.md').read_text()

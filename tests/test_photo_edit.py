@@ -145,6 +145,24 @@ def test_paste_of_the_crop_leaves_the_photo_and_the_outside_unchanged():
   assert np.any(pasted[~outside] != photo[~outside])
 
 
+def test_pasting_the_change_keeps_the_photos_detail():
+  photo = _gradient(120, 160) // 2
+  photo[::2, ::2] = 200  # detail finer than the editor's 32 pixels
+  box = (70, -10, 60)
+  face = photos.crop_face(photo, box, size=32)
+  # No change: the photo, exactly (its fine detail included).
+  np.testing.assert_array_equal(
+      photos.paste_change(photo, face, face, box, 0.2), photo)
+  # A uniform brightening by 20: +20 in the middle, detail kept, nothing
+  # outside the box touched.
+  assert face.max() < 235  # so +20 is never clipped
+  changed = photos.paste_change(photo, face, face + 20, box, 0.2).astype(int)
+  middle = (slice(10, 30), slice(90, 110))
+  np.testing.assert_array_equal(changed[middle],
+                                photo[middle].astype(int) + 20)
+  np.testing.assert_array_equal(changed[60:], photo[60:].astype(int))
+
+
 def test_strip_and_writers(tmp_path):
   left, right = _gradient(20, 30), np.zeros((20, 10, 3), np.uint8)
   assert photos.strip([left, right]).shape == (20, 40, 3)
