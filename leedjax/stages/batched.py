@@ -12,8 +12,15 @@ RECORD_KEYS = ('image', 'subject', 'expression', 'angle', 'catalog_row')
 
 def test_records(context, batch_size: int) -> dict[str, np.ndarray]:
   """Images and labels of every test record, in order."""
+  return split_records(context, 'test', batch_size)
+
+
+def split_records(context, which: str,
+                  batch_size: int) -> dict[str, np.ndarray]:
+  """Images and labels of every record of the 'train' or 'test' split, in
+  order (the order of the split's indices)."""
   rows = {key: [] for key in RECORD_KEYS}
-  for batch in pipeline.eval_batches(context.source('test'),
+  for batch in pipeline.eval_batches(context.source(which),
                                      context.config.data, batch_size):
     keep = batch['mask']
     for key in rows:

@@ -27,6 +27,7 @@ Writes `report.md`, `report.json` and the figures into the stage's
 directory, and the headline numbers to `<workdir>/results.json`.
 """
 
+import functools
 import json
 import time
 
@@ -105,11 +106,12 @@ def _neutral_faces(context, records) -> np.ndarray:
 def _leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
   """(input indices, reference indices, alphas) -> uint8 edits."""
 
+  # Variables are arguments, not constants baked into the compiled code.
   @jax.jit
-  def edit(image, image_neutral, reference, reference_neutral, alpha):
+  def edit(variables, image, image_neutral, reference, reference_neutral,
+           alpha):
     edited = editing.edit_with_neutrals(
-        leed_outputs['nets'], leed_outputs['variables'],
-        pipeline.to_float(image), pipeline.to_float(image_neutral),
+        leed_outputs['nets'], variables, pipeline.to_float(image), pipeline.to_float(image_neutral),
         pipeline.to_float(reference), pipeline.to_float(reference_neutral),
         alpha, mode=mode)
     return jnp.clip(jnp.round((edited + 1.0) * 127.5), 0, 255).astype(
@@ -119,18 +121,19 @@ def _leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
     inputs, references = np.asarray(inputs), np.asarray(references)
     alphas = np.broadcast_to(np.asarray(alphas, np.float32), inputs.shape)
     return batched.in_batches(
-        edit, [images[inputs], neutral[inputs], images[references],
-               neutral[references], alphas], batch_size)
+        functools.partial(edit, leed_outputs['variables']),
+        [images[inputs], neutral[inputs], images[references],
+         neutral[references], alphas], batch_size)
 
   return edit_indices
 
 
 def _stargan_edits(neutralizer, images, target_classes, batch_size: int):
-  translate = jax.jit(lambda x, c: stargan.translate(
-      neutralizer['generator'], neutralizer['variables'],
-      pipeline.to_float(x), c))
+  translate = jax.jit(lambda variables, x, c: stargan.translate(
+      neutralizer['generator'], variables, pipeline.to_float(x), c))
   return base.to_uint8(batched.in_batches(
-      translate, [images, np.asarray(target_classes)], batch_size))
+      functools.partial(translate, neutralizer['variables']),
+      [images, np.asarray(target_classes)], batch_size))
 
 
 def _methods(context, records, references, neutral):
@@ -230,14 +233,8 @@ def _score(edits, fid, wanted_expression, subject, target_sets, judges,
 def _generated_training_edits(context, editor_outputs, seed: int):
   """Table 2's G images for R+G: each training image edited towards a
   training reference of another subject, labelled with its expression."""
-  config = context.config
-  settings = config.evaluate
-  source = context.source('train')
-  records = {key: [] for key in batched.RECORD_KEYS}
-  for batch in pipeline.eval_batches(source, config.data, settings.batch_size):
-    for key in records:
-      records[key].append(batch[key][batch['mask']])
-  records = {key: np.concatenate(values) for key, values in records.items()}
+  settings = context.config.evaluate
+  records = batched.split_records(context, 'train', settings.batch_size)
   references = make_pairs(records['subject'], records['angle'], 'any_angle',
                           seed)
   neutral = np.asarray(context.outputs['cache'].neutral[:, 0])
@@ -319,10 +316,11 @@ def _tsne(context, stage_dir, records, neutral, class_names) -> dict:
   count = min(settings.tsne_points, len(neutral))
   chosen = np.sort(rng.choice(len(neutral), count, replace=False))
   leed = context.outputs['leed']
-  features_of = jax.jit(lambda x, n: editing.expression_features(
-      leed['nets'], leed['variables'], pipeline.to_float(x),
-      pipeline.to_float(n)))
-  features = batched.in_batches(features_of, [records['image'][chosen],
+  features_of = jax.jit(lambda variables, x, n: editing.expression_features(
+      leed['nets'], variables, pipeline.to_float(x), pipeline.to_float(n)))
+  features = batched.in_batches(functools.partial(features_of,
+                                                  leed['variables']),
+                                [records['image'][chosen],
                                               neutral[chosen]],
                                 settings.batch_size)
   # The paper's order (in_batches returns the keys sorted).
