@@ -56,6 +56,22 @@ _MULTIHOST = flags.DEFINE_bool(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+# Errors a user can act on: (types, message prefix, exit status); the
+# message is printed without a traceback.
+_ERROR_EXITS = (
+    (run.NotTrainedError, 'Cannot evaluate', EXIT_BAD_INPUT),
+    (api.EditorNotFoundError, 'Cannot export', EXIT_BAD_INPUT),
+    (config_checks.ConfigError, 'Invalid config', EXIT_BAD_INPUT),
+    ((assets.MissingWeightsError, assets.CorruptWeightsError),
+     'Pretrained weights unusable', EXIT_BAD_INPUT),
+    (loop.NonFiniteError, 'Training diverged', EXIT_DIVERGED),
+    (loop.Preempted, 'Preempted', EXIT_PREEMPTED),
+)
+_USER_FACING_ERRORS = tuple(
+    kind for kinds, _, _ in _ERROR_EXITS
+    for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -77,24 +93,11 @@ def main(argv):
             (*config.evaluate.judges, *_JUDGE.value)))
     summaries = run.run(config, _WORKDIR.value,
                         evaluate_only=_MODE.value == 'evaluate')
-  except run.NotTrainedError as error:
-    print(f'Cannot evaluate: {error}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
-  except api.EditorNotFoundError as error:
-    print(f'Cannot export: {error}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
-  except config_checks.ConfigError as error:
-    print(f'Invalid config: {error}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
-  except (assets.MissingWeightsError, assets.CorruptWeightsError) as error:
-    print(f'Pretrained weights unusable: {error}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
-  except loop.NonFiniteError as error:
-    print(f'Training diverged: {error}', file=sys.stderr)
-    sys.exit(EXIT_DIVERGED)
-  except loop.Preempted as error:
-    print(f'Preempted: {error}', file=sys.stderr)
-    sys.exit(EXIT_PREEMPTED)
+  except _USER_FACING_ERRORS as error:
+    prefix, status = next((prefix, status) for kinds, prefix, status
+                          in _ERROR_EXITS if isinstance(error, kinds))
+    print(f'{prefix}: {error}', file=sys.stderr)
+    sys.exit(status)
   if jax.process_index() == 0:
     print(json.dumps(summaries, indent=2, sort_keys=True))
 

@@ -187,6 +187,10 @@ def test_fid_of_features():
                                   b.mean(0), np.cov(b, rowvar=False))
   assert fid.fid(a, b) == pytest.approx(expected)
   assert fid.fid(a, a) == pytest.approx(0.0, abs=1e-9)
+  # Measuring many sets against one reference: the same distances.
+  reference = fid.FrechetReference(a)
+  assert reference.fid(b) == pytest.approx(fid.fid(a, b), rel=1e-12)
+  assert reference.fid(a) == pytest.approx(0.0, abs=1e-9)
 
 
 # The PyTorch zip reader, on archives written without torch: placeholder
