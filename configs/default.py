@@ -101,6 +101,9 @@ def get_config() -> ml_collections.ConfigDict:
   leed.critic_width = 1.0
   leed.regularizer_width = 1.0
   leed.siamese_width = 1.0
+  # E's downsampling: 16 is the tables' (8x8 codes at 128 px); smaller
+  # images take 8, 4 or 2 to keep a code that can hold a face.
+  leed.code_stride = 16
   leed.batch_size = 24
   leed.num_steps = 30_150        # 100 epochs of RaFD's 7,236 training images
   leed.learning_rate = 1e-4

@@ -43,10 +43,13 @@ class EditorSpec:
   num_residual_blocks: int
   num_classes: int             # G's domains (expressions)
   neutral_class: int = synthfaces.NEUTRAL
+  code_stride: int = leed_nets.CODE_STRIDE  # config.leed.code_stride
 
   def leed_networks(self) -> dict[str, Any]:
-    return {'encoder': leed_nets.Encoder(width=self.width),
-            'decoder': leed_nets.Decoder(width=self.width),
+    return {'encoder': leed_nets.Encoder(width=self.width,
+                                         code_stride=self.code_stride),
+            'decoder': leed_nets.Decoder(width=self.width,
+                                         code_stride=self.code_stride),
             'extractor': leed_nets.Extractor(width=self.width),
             'interpolator': leed_nets.Interpolator(width=self.width)}
 
@@ -170,7 +173,10 @@ def load_editor(workdir) -> Editor:
       width=float(config['leed']['width']),
       g_conv_dim=int(config['neutralizer']['g_conv_dim']),
       num_residual_blocks=int(config['neutralizer']['num_residual_blocks']),
-      num_classes=_generator_classes(generator_params))
+      num_classes=_generator_classes(generator_params),
+      # Workdirs from before code_stride existed used the tables' 16.
+      code_stride=int(config['leed'].get('code_stride',
+                                         leed_nets.CODE_STRIDE)))
   return Editor(
       spec=spec,
       neutralizer=jax.tree.map(jnp.asarray, _variables(neutralizer_state,

@@ -123,3 +123,18 @@ def test_export_without_a_trained_editor_fails_cleanly(tmp_path):
   assert result.returncode == 2
   assert 'Cannot export' in result.stderr and 'has not finished' in result.stderr
   assert not (tmp_path / 'empty' / 'export').exists()
+
+
+def test_editor_networks_take_the_code_stride_they_were_trained_with():
+  spec = leedjax.api.EditorSpec(image_size=32, width=1 / 16, g_conv_dim=8,
+                                num_residual_blocks=1, num_classes=8,
+                                code_stride=4)
+  nets = spec.leed_networks()
+  images = jax.ShapeDtypeStruct((2, 32, 32, 3), jnp.float32)
+  code, _ = jax.eval_shape(nets['encoder'].init_with_output,
+                           jax.random.key(0), images)
+  assert code.shape == (2, 8, 8, 32)
+  decoded, _ = jax.eval_shape(
+      lambda c: nets['decoder'].init_with_output(jax.random.key(0), c,
+                                                 train=False), code)
+  assert decoded.shape == images.shape

@@ -95,16 +95,19 @@ def test_siamese_matches_table9():
                     'embedding': (1024,)}
 
 
-@pytest.mark.parametrize('size,width', [(16, 1 / 16), (32, 1 / 16),
-                                        (64, 1 / 8), (256, 1 / 16)])
-def test_every_module_adapts_to_size_and_width(size, width):
+@pytest.mark.parametrize('size,width,stride', [
+    (16, 1 / 16, 16), (32, 1 / 16, 16), (64, 1 / 8, 16), (256, 1 / 16, 16),
+    (32, 1 / 16, 4), (64, 1 / 16, 8), (16, 1 / 16, 2)])
+def test_every_module_adapts_to_size_and_width(size, width, stride):
   images = jax.ShapeDtypeStruct((B, size, size, 3), jnp.float32)
-  code_side, channels = size // 16, leed.code_channels(width)
+  code_side, channels = size // stride, leed.code_channels(width)
+  assert leed.code_size(size, stride) == code_side
   codes = jax.ShapeDtypeStruct((B, code_side, code_side, channels),
                                jnp.float32)
-  assert _abstract_init(leed.Encoder(width=width), images)[0] == codes.shape
-  assert _abstract_init(leed.Decoder(width=width), codes,
-                        train=True)[0] == images.shape
+  encoder = leed.Encoder(width=width, code_stride=stride)
+  decoder = leed.Decoder(width=width, code_stride=stride)
+  assert _abstract_init(encoder, images)[0] == codes.shape
+  assert _abstract_init(decoder, codes, train=True)[0] == images.shape
   for module in (leed.Extractor, leed.Interpolator):
     assert _abstract_init(module(width=width), codes, codes)[0] == codes.shape
   assert _abstract_init(leed.LatentCritic(width=width), codes)[0] == (B,)
@@ -115,6 +118,18 @@ def test_every_module_adapts_to_size_and_width(size, width):
   assert siamese_out == (B, layers.scaled_channels(1024, width))
   last_stage = siamese_layers[f'down{int(np.log2(size)) - 1}']
   assert last_stage[:2] == (2, 2)
+
+
+def test_code_stride_keeps_the_tables_layers():
+  # A smaller stride drops pools and upsamplings, never a layer: the same
+  # parameters serve every stride.
+  images = jax.ShapeDtypeStruct((B, 32, 32, 3), jnp.float32)
+  shapes = {stride: jax.tree.map(np.shape, _abstract_init(
+      leed.Encoder(width=1 / 16, code_stride=stride), images)[2]['params'])
+            for stride in (16, 4)}
+  assert shapes[16] == shapes[4]
+  with pytest.raises(ValueError, match='code_stride must be one of'):
+    leed.code_size(32, 3)
 
 
 @pytest.mark.parametrize('size', [48, 8, 512])

@@ -4,7 +4,11 @@ At 128x128 with `width=1` every layer has exactly the tables' output shape,
 except where a table cannot be taken literally (the critic's score, Q's head,
 S's last conv; each says why below). Other resolutions (powers of two from
 16 to 256) adapt as follows:
-  * Encoder E always pools four times: the code is (S/16, S/16, 512*width).
+  * Encoder E pools four times, as in the tables: the code is (S/16, S/16,
+    512*width). `code_stride` 8, 4 or 2 drops the last pools (and the
+    decoder's first upsamplings) for a larger code: small images keep the
+    paper's 8x8 code this way (32 px with stride 4), where stride 16 leaves
+    a 2x2 code that cannot hold a face.
   * Decoder, Extractor X and Interpolator I are fully convolutional.
   * LatentCritic runs its stride-2 stages until the map is 2x2.
   * Regularizer Q's first conv covers the whole code (kernel = code size).
@@ -26,10 +30,11 @@ from leedjax.nets import layers
 LEAKY_SLOPE = 0.2
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 256
-# E's four 2x2 max-pools (Table 6).
+# E's four 2x2 max-pools (Table 6); fewer pools are allowed for small images.
 CODE_STRIDE = 16
-MIN_CODE_SIZE = MIN_IMAGE_SIZE // CODE_STRIDE
-MAX_CODE_SIZE = MAX_IMAGE_SIZE // CODE_STRIDE
+CODE_STRIDES = (2, 4, 8, 16)
+MIN_CODE_SIZE = MIN_IMAGE_SIZE // max(CODE_STRIDES)
+MAX_CODE_SIZE = MAX_IMAGE_SIZE // min(CODE_STRIDES)
 
 # Table 6: VGG19's conv blocks up to conv5_1; a max-pool precedes blocks 2-5.
 _ENCODER_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,))
@@ -43,11 +48,20 @@ def code_channels(width: float = 1.0) -> int:
   return layers.scaled_channels(512, width)
 
 
-def code_size(image_size: int) -> int:
+def num_resamplings(code_stride: int) -> int:
+  """E's max-pools (and Dec's upsamplings) for a code stride."""
+  if code_stride not in CODE_STRIDES:
+    raise ValueError(f'LEED code_stride must be one of {CODE_STRIDES} (16 is '
+                     f'the paper\'s), got {code_stride!r}')
+  return int(math.log2(code_stride))
+
+
+def code_size(image_size: int, code_stride: int = CODE_STRIDE) -> int:
   """Side of E's code for square images of side `image_size`."""
   layers.check_power_of_two(image_size, what='LEED image size',
                             minimum=MIN_IMAGE_SIZE, maximum=MAX_IMAGE_SIZE)
-  return image_size // CODE_STRIDE
+  num_resamplings(code_stride)
+  return image_size // code_stride
 
 
 def _leaky_relu(x: jax.Array) -> jax.Array:
@@ -71,10 +85,13 @@ class Encoder(nn.Module):
 
   Attributes:
     width: channel multiplier.
+    code_stride: 16 (the table: a pool before blocks 2-5), or 8, 4, 2 (the
+      pools before the last blocks dropped).
     dtype: computation dtype.
     param_dtype: parameter dtype.
   """
   width: float = 1.0
+  code_stride: int = CODE_STRIDE
   dtype: layers.Dtype = jnp.float32
   param_dtype: layers.Dtype = jnp.float32
 
@@ -86,14 +103,16 @@ class Encoder(nn.Module):
       images: (B, S, S, 3) in [-1, 1], S a power of two in [16, 256].
 
     Returns:
-      The code, (B, S/16, S/16, 512*width).
+      The code, (B, S/stride, S/stride, 512*width).
     """
-    code_size(layers.square_size(images, what='Encoder input'))
+    code_size(layers.square_size(images, what='Encoder input'),
+              self.code_stride)
+    pools = num_resamplings(self.code_stride)
     conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = images.astype(self.dtype)
     for block, channels in enumerate(_ENCODER_BLOCKS, start=1):
-      if block > 1:
+      if 1 < block <= pools + 1:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
       for index, base in enumerate(channels, start=1):
         last = block == len(_ENCODER_BLOCKS)
@@ -118,10 +137,13 @@ class Decoder(nn.Module):
 
   Attributes:
     width: channel multiplier (the output keeps 3 channels).
+    code_stride: the encoder's; below 16 the first upsamplings are dropped
+      (the last stages, at the image's resolution, stay).
     dtype: computation dtype.
     param_dtype: parameter dtype.
   """
   width: float = 1.0
+  code_stride: int = CODE_STRIDE
   dtype: layers.Dtype = jnp.float32
   param_dtype: layers.Dtype = jnp.float32
 
@@ -130,18 +152,19 @@ class Decoder(nn.Module):
     """Decodes codes to images.
 
     Args:
-      code: (B, c, c, C), c a power of two in [1, 16].
+      code: (B, c, c, C), c a power of two in [1, 128].
       train: use batch statistics and update `batch_stats`.
 
     Returns:
-      Images, (B, 16c, 16c, 3).
+      Images, (B, stride*c, stride*c, 3).
     """
     _check_code(code, what='Decoder input')
+    first_upsampled = len(_DECODER_STAGES) - num_resamplings(self.code_stride)
     conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = code.astype(self.dtype)
     for stage, channels in enumerate(_DECODER_STAGES, start=1):
-      if stage > 1:
+      if stage > first_upsampled:
         x = layers.upsample_nearest(x)
       for index, base in enumerate(channels, start=1):
         name = f'stage{stage}_conv{index}'
@@ -264,7 +287,7 @@ class LatentCritic(nn.Module):
     """Scores codes (higher: more like E's codes of real images).
 
     Args:
-      code: (B, c, c, C), c a power of two in [1, 16].
+      code: (B, c, c, C), c a power of two in [1, 128].
 
     Returns:
       Raw critic scores, (B,).

@@ -71,8 +71,10 @@ def make_networks(config: ml_collections.ConfigDict, feature_dim: int,
   """LEED's modules from `config.leed`; `feature_dim` is Psi's width."""
   width = config.width
   return {
-      'encoder': leed_nets.Encoder(width=width, dtype=dtype),
-      'decoder': leed_nets.Decoder(width=width, dtype=dtype),
+      'encoder': leed_nets.Encoder(width=width, code_stride=config.code_stride,
+                                   dtype=dtype),
+      'decoder': leed_nets.Decoder(width=width, code_stride=config.code_stride,
+                                   dtype=dtype),
       'extractor': leed_nets.Extractor(width=width, dtype=dtype),
       'interpolator': leed_nets.Interpolator(width=width, dtype=dtype),
       'critic': leed_nets.LatentCritic(width=config.critic_width,
