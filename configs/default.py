@@ -101,8 +101,8 @@ def get_config() -> ml_collections.ConfigDict:
   leed.critic_width = 1.0
   leed.regularizer_width = 1.0
   leed.siamese_width = 1.0
-  # E's downsampling: 16 is the tables' (8x8 codes at 128 px); smaller
-  # images take 8, 4 or 2 to keep a code that can hold a face.
+  # E's downsampling: 16 is the tables' (8x8 codes at 128 px); 8, 4 or 2
+  # keep that 8x8 code at 64, 32 or 16 px.
   leed.code_stride = 16
   leed.batch_size = 24
   leed.num_steps = 30_150        # 100 epochs of RaFD's 7,236 training images

@@ -62,7 +62,7 @@ def _small_trainers(config):
     section.checkpoint_every = 500
     section.sample_every = 500
   config.classifier.num_steps = 1_000      # ~7.4 epochs of 4,320 images
-  config.identity_judge.num_steps = 500    # 7 test subjects are easy
+  config.identity_judge.num_steps = 500    # 20 test subjects are easy
 
   # StarGAN's code on small networks. Its recipe (lr 1e-4, n_critic 5)
   # needs far more steps than a CPU gives in minutes: a higher learning rate

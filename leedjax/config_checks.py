@@ -9,6 +9,7 @@ import math
 import ml_collections
 
 from leedjax.data import tfds_synthfaces
+from leedjax.nets import leed as leed_nets
 
 # Networks halve the image four times down to LEED's codes and back up; the
 # supplementary tables are at 128 px.
@@ -56,6 +57,10 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            'cannot be negative.')
   _require(data.prefetch >= 0, 'data.prefetch', data.prefetch,
            'cannot be negative.')
+  _require(config.leed.code_stride in leed_nets.CODE_STRIDES,
+           'leed.code_stride', config.leed.code_stride,
+           f'E downsamples by one of {leed_nets.CODE_STRIDES} (16: the '
+           'paper\'s tables).')
 
   grid = data.synthfaces
   _require(grid.num_subjects >= 2, 'data.synthfaces.num_subjects',

@@ -50,6 +50,7 @@ def test_shipped_configs_pass():
     ('data.synthfaces.angles', (0.0, 120.0), 'config.data.synthfaces.angles'),
     ('data.synthfaces.intensities', (), 'config.data.synthfaces.intensities'),
     ('stages', ('data', 'teleport'), 'config.stages'),
+    ('leed.code_stride', 3, 'config.leed.code_stride=3'),
 ])
 def test_bad_values_name_their_field(field, value, message):
   config = _smoke()

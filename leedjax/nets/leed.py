@@ -8,7 +8,7 @@ S's last conv; each says why below). Other resolutions (powers of two from
     512*width). `code_stride` 8, 4 or 2 drops the last pools (and the
     decoder's first upsamplings) for a larger code: small images keep the
     paper's 8x8 code this way (32 px with stride 4), where stride 16 leaves
-    a 2x2 code that cannot hold a face.
+    a 2x2 code (512 numbers at width 0.25 for a 3,072-number image).
   * Decoder, Extractor X and Interpolator I are fully convolutional.
   * LatentCritic runs its stride-2 stages until the map is 2x2.
   * Regularizer Q's first conv covers the whole code (kernel = code size).
