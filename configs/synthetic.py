@@ -92,7 +92,10 @@ def _small_leed(config):
     leed[field] = 0.25
   leed.batch_size = 16
   leed.num_steps = 1_500
-  leed.learning_rate = 3e-4
+  # 1e-3 instead of the paper's 1e-4 (it has 100x the steps): on this job
+  # it took the edits' SSIM to the exact answer from 0.481 (3e-4) to 0.595
+  # and FID from 184 to 129 (docs/status.md).
+  leed.learning_rate = 1e-3
   leed.perceptual_layers = ('relu1_2',)
   leed.pixel_weight = 1.0
   leed.log_every = 25
