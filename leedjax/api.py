@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from leedjax import checkpoints
 from leedjax import editing
+from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.nets import leed as leed_nets
 from leedjax.nets import stargan as stargan_nets
@@ -81,7 +82,7 @@ def _as_float(images, name: str, size: int) -> jax.Array:
                      f'{size}, {size}, 3), the size this editor was trained '
                      f'at; got shape {images.shape}.')
   if images.dtype == jnp.uint8:
-    return images.astype(jnp.float32) / 127.5 - 1.0
+    return pipeline.to_float(images)
   if not jnp.issubdtype(images.dtype, jnp.floating):
     raise ValueError(f'{name} must be uint8 in [0, 255] or floats in [-1, 1]; '
                      f'got dtype {images.dtype}.')

@@ -16,6 +16,7 @@ import numpy as np
 
 from leedjax import api
 from leedjax import photos
+from leedjax.trainers import base
 
 # As leedjax.main: 2 for input the command cannot run with.
 EXIT_BAD_INPUT = 2
@@ -186,15 +187,13 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
       photos.crop_face(reference, reference_box, size)[None], batch, axis=0)
   edited = _jitted_edit(editor, faces, references,
                         np.asarray(alphas, np.float32), mode=mode)
-  edited = np.clip(np.rint((np.asarray(edited) + 1.0) * 127.5), 0, 255)
+  edited = base.to_uint8(edited)
   # An aligned photo is all face: change it whole, not blended.
   feather = 0.0 if aligned else feather
   if paste == 'change':
-    edited_photos = [photos.paste_change(photo, face, after.astype(np.uint8),
-                                         box, feather) for after in edited]
+    edited_photos = [photos.paste_change(photo, face, after, box, feather) for after in edited]
   else:
-    edited_photos = [photos.paste_face(photo, after.astype(np.uint8), box,
-                                       feather) for after in edited]
+    edited_photos = [photos.paste_face(photo, after, box, feather) for after in edited]
   if gif:
     return photos.write_gif(edited_photos, out)
   if batch > 1:

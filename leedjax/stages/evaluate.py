@@ -32,7 +32,6 @@ import json
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from leedjax import editing
@@ -110,18 +109,16 @@ def _leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
   @jax.jit
   def edit(variables, image, image_neutral, reference, reference_neutral,
            alpha):
-    edited = editing.edit_with_neutrals(
-        leed_outputs['nets'], variables, pipeline.to_float(image), pipeline.to_float(image_neutral),
-        pipeline.to_float(reference), pipeline.to_float(reference_neutral),
+    return editing.edit_with_neutrals(
+        leed_outputs['nets'], variables, *map(pipeline.to_float, (
+            image, image_neutral, reference, reference_neutral)),
         alpha, mode=mode)
-    return jnp.clip(jnp.round((edited + 1.0) * 127.5), 0, 255).astype(
-        jnp.uint8)
 
   def edit_indices(inputs, references, alphas):
     inputs, references = np.asarray(inputs), np.asarray(references)
     alphas = np.broadcast_to(np.asarray(alphas, np.float32), inputs.shape)
     return batched.in_batches(
-        functools.partial(edit, leed_outputs['variables']),
+        lambda *batch: base.to_uint8(edit(leed_outputs['variables'], *batch)),
         [images[inputs], neutral[inputs], images[references],
          neutral[references], alphas], batch_size)
 
@@ -318,11 +315,9 @@ def _tsne(context, stage_dir, records, neutral, class_names) -> dict:
   leed = context.outputs['leed']
   features_of = jax.jit(lambda variables, x, n: editing.expression_features(
       leed['nets'], variables, pipeline.to_float(x), pipeline.to_float(n)))
-  features = batched.in_batches(functools.partial(features_of,
-                                                  leed['variables']),
-                                [records['image'][chosen],
-                                              neutral[chosen]],
-                                settings.batch_size)
+  features = batched.in_batches(
+      functools.partial(features_of, leed['variables']),
+      [records['image'][chosen], neutral[chosen]], settings.batch_size)
   # The paper's order (in_batches returns the keys sorted).
   features = {name: features[name]
               for name in ('encoder', 'residual', 'extractor')}

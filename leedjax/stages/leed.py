@@ -54,55 +54,45 @@ def trainer_of(context) -> leed_lib.LeedTrainer:
 ABLATIONS = {'leed_without_q': 'use_q', 'leed_without_s': 'use_siamese'}
 
 
-def _outputs(context, trainer, state, name='leed'):
+def _outputs(context, trainer, state, name):
   context.outputs[name] = {
       'nets': trainer.nets,
-      'variables': {name: state.variables(name) for name in leed_lib.NETS}}
+      'variables': {net: state.variables(net) for net in leed_lib.NETS}}
 
 
-def run(context, stage_dir) -> dict:
-  trainer = trainer_of(context)
-  state = loop.train(trainer, context.config.leed, stage_dir,
-                     mesh=context.mesh, seed=context.config.seed)
-  _outputs(context, trainer, state)
-  return {'steps': int(state.step),
-          'parameters': {name: layers.count_params(state.params[name])
-                         for name in leed_lib.NETS}}
-
-
-def load(context, stage_dir):
-  trainer = trainer_of(context)
-  _outputs(context, trainer, loop.restore_final(
-      trainer, context.config.leed, stage_dir, mesh=context.mesh,
-      seed=context.config.seed))
-
-
-def _ablated(context, name: str):
-  """The context seen by an ablation stage: config.leed with one switch off
-  (the same outputs dict, so what it trains is seen by later stages)."""
+def _stage_context(context, name: str):
+  """The context `name` trains in: the run's for `leed`; for an ablation,
+  config.leed with one switch off (the same outputs dict, so what it trains
+  is seen by later stages)."""
+  if name == 'leed':
+    return context
   config = copy.deepcopy(context.config)
   config.leed[ABLATIONS[name]] = False
   return dataclasses.replace(context, config=config)
 
 
-def _run_ablation(name: str, context, stage_dir) -> dict:
-  ablated = _ablated(context, name)
-  trainer = trainer_of(ablated)
-  state = loop.train(trainer, ablated.config.leed, stage_dir,
+def run(context, stage_dir, name: str = 'leed') -> dict:
+  stage = _stage_context(context, name)
+  trainer = trainer_of(stage)
+  state = loop.train(trainer, stage.config.leed, stage_dir,
                      mesh=context.mesh, seed=context.config.seed)
   _outputs(context, trainer, state, name)
-  return {'steps': int(state.step), 'switched_off': ABLATIONS[name]}
+  if name in ABLATIONS:
+    return {'steps': int(state.step), 'switched_off': ABLATIONS[name]}
+  return {'steps': int(state.step),
+          'parameters': {net: layers.count_params(state.params[net])
+                         for net in leed_lib.NETS}}
 
 
-def _load_ablation(name: str, context, stage_dir):
-  ablated = _ablated(context, name)
-  trainer = trainer_of(ablated)
+def load(context, stage_dir, name: str = 'leed'):
+  stage = _stage_context(context, name)
+  trainer = trainer_of(stage)
   _outputs(context, trainer, loop.restore_final(
-      trainer, ablated.config.leed, stage_dir, mesh=context.mesh,
+      trainer, stage.config.leed, stage_dir, mesh=context.mesh,
       seed=context.config.seed), name)
 
 
 # Stage name -> (run, load) of each ablation.
-ABLATION_STAGES = {name: (functools.partial(_run_ablation, name),
-                          functools.partial(_load_ablation, name))
+ABLATION_STAGES = {name: (functools.partial(run, name=name),
+                          functools.partial(load, name=name))
                    for name in ABLATIONS}
