@@ -6,6 +6,9 @@ import pathlib
 import tempfile
 from typing import Iterator
 
+import numpy as np
+from PIL import Image
+
 
 def _umask() -> int:
   mask = os.umask(0)
@@ -43,3 +46,11 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
   write_bytes(path, text.encode('utf-8'))
+
+
+def write_png(path: str | os.PathLike, image: Image.Image | np.ndarray) -> None:
+  """Writes a PIL image, or a uint8 (H, W) or (H, W, 3) array, as PNG."""
+  if not isinstance(image, Image.Image):
+    image = Image.fromarray(image)
+  with atomic_path(path) as tmp:
+    image.save(tmp, format='PNG')

@@ -12,7 +12,6 @@ from typing import Mapping
 import jax
 import numpy as np
 import tensorboardX
-from PIL import Image
 
 from leedjax import files
 
@@ -48,9 +47,8 @@ class MetricWriter:
       return
     for name, image in images.items():
       self.tensorboard.add_image(name, image, step, dataformats='HWC')
-      path = self.stage_dir / 'samples' / f'{name}_{step:07d}.png'
-      with files.atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format='PNG')
+      files.write_png(self.stage_dir / 'samples' / f'{name}_{step:07d}.png',
+                      image)
 
   def close(self) -> None:
     if self.enabled:

@@ -122,8 +122,7 @@ def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
     draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
     draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
               fill=TEXT, font=font, anchor='lm')
-  with files.atomic_path(path) as tmp:
-    image.save(tmp, format='PNG')
+  files.write_png(path, image)
 
 
 def _check_scatter(panels, labels, class_names, panel_size):
@@ -210,9 +209,8 @@ def label_grid_png(rows: Sequence[np.ndarray], row_labels: Sequence[str],
                    scale: int = 2) -> None:
   """Writes `label_grid(rows, row_labels, column_labels, scale=scale)` as a
   PNG, atomically."""
-  image = label_grid(rows, row_labels, column_labels, scale=scale)
-  with files.atomic_path(path) as tmp:
-    image.save(tmp, format='PNG')
+  files.write_png(path, label_grid(rows, row_labels, column_labels,
+                                   scale=scale))
 
 
 def _check_grid(rows, row_labels, column_labels, scale):

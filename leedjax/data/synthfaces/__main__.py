@@ -53,13 +53,6 @@ def _contact_sheet(size: int, identities: int, seed: int) -> np.ndarray:
   return np.asarray(image)
 
 
-def _write_png(path: str, pixels: np.ndarray) -> None:
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from leedjax import files  # pylint: disable=g-import-not-at-top
-  with files.atomic_path(path) as tmp:
-    Image.fromarray(pixels).save(tmp, format='PNG')
-
-
 def _benchmark(sizes=(64, 128), batch: int = 256, seconds: float = 3.0):
   """Best-of-several throughput of `render` per size, compile excluded."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -93,8 +86,10 @@ def main(argv):
     if not _PREVIEW.value.lower().endswith('.png'):
       raise app.UsageError(f'--preview {_PREVIEW.value!r}: the contact sheet '
                            'is a PNG, give a path ending in .png.')
-    _write_png(_PREVIEW.value,
-               _contact_sheet(_SIZE.value, _IDENTITIES.value, _SEED.value))
+    from leedjax import files  # pylint: disable=g-import-not-at-top
+    files.write_png(_PREVIEW.value, _contact_sheet(_SIZE.value,
+                                                   _IDENTITIES.value,
+                                                   _SEED.value))
     print(f'Wrote {_PREVIEW.value}')
   if _BENCH.value:
     cores = sorted(os.sched_getaffinity(0))
