@@ -191,9 +191,11 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
   # An aligned photo is all face: change it whole, not blended.
   feather = 0.0 if aligned else feather
   if paste == 'change':
-    edited_photos = [photos.paste_change(photo, face, after, box, feather) for after in edited]
+    edited_photos = [photos.paste_change(photo, face, after, box, feather)
+                     for after in edited]
   else:
-    edited_photos = [photos.paste_face(photo, after, box, feather) for after in edited]
+    edited_photos = [photos.paste_face(photo, after, box, feather)
+                     for after in edited]
   if gif:
     return photos.write_gif(edited_photos, out)
   if batch > 1:
