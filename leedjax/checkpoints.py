@@ -69,7 +69,12 @@ class StageCheckpoints:
 def read_as_numpy(directory: pathlib.Path, step: int | None = None) -> dict:
   """`{'state', 'rng'}` of a stage's checkpoint as numpy arrays, whatever
   devices saved it and without building the trainer (default: the latest
-  step)."""
+  step).
+
+  The path may be relative: orbax reads no metadata through one, so it is
+  made absolute here (as `StageCheckpoints` does).
+  """
+  directory = pathlib.Path(directory).expanduser().absolute()
   steps = sorted(int(path.name) for path in directory.iterdir()
                  if path.name.isdigit())
   path = directory / str(steps[-1] if step is None else step) / 'train'

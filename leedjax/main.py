@@ -15,16 +15,15 @@ classifier as a second judge.
 """
 
 import json
-import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 from ml_collections import config_flags
 import tensorflow_datasets as tfds
 
 from leedjax import api
+from leedjax import cli
 from leedjax import config_checks
 from leedjax import export
 from leedjax import loop
@@ -33,9 +32,9 @@ from leedjax.weights import assets
 
 # Exit statuses: 2 a config or data the run cannot start with; 1 training
 # diverged; 75 (EX_TEMPFAIL) preempted, so a scheduler requeues the job and
-# the same command resumes it.
+# the same command resumes it; 70 a bug (leedjax.cli writes a crash log).
 EXIT_DIVERGED = 1
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = cli.EXIT_BAD_INPUT
 EXIT_PREEMPTED = 75
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -67,40 +66,49 @@ _ERROR_EXITS = (
     (loop.NonFiniteError, 'Training diverged', EXIT_DIVERGED),
     (loop.Preempted, 'Preempted', EXIT_PREEMPTED),
 )
-_USER_FACING_ERRORS = tuple(
-    kind for kinds, _, _ in _ERROR_EXITS
-    for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
+def _loaded_config():
+  """--config's ConfigDict; ConfigError if its file could not be read
+  (ml_collections defers that error to the first use)."""
+  config = _CONFIG.value
+  try:
+    config.get('stages')
+  except OSError as error:
+    path = config_flags.get_config_filename(flags.FLAGS['config'])
+    raise config_checks.ConfigError(
+        f'cannot read --config file {path!r} (from '
+        f'{cli.user_path(".")}): {error.__cause__ or error}') from None
+  return config
+
+
+def _train_evaluate_or_export(workdir) -> None:
+  if _MULTIHOST.value:
+    jax.distributed.initialize()
+  tfds.disable_progress_bar()
+  if _MODE.value == 'export':
+    path = export.export_editor(workdir)
+    print(f'Wrote {path} (signature: {path.with_suffix(".json")}).')
+    return
+  config = _loaded_config()
+  if _JUDGE.value:
+    with config.unlocked():
+      config.evaluate.judges = tuple(dict.fromkeys(
+          (*config.evaluate.judges, *_JUDGE.value)))
+  summaries = run.run(config, workdir,
+                      evaluate_only=_MODE.value == 'evaluate')
+  if jax.process_index() == 0:
+    print(json.dumps(summaries, indent=2, sort_keys=True))
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if _MULTIHOST.value:
-    jax.distributed.initialize()
-  if not flags.FLAGS['verbosity'].present:
-    # Libraries (orbax, TFDS) log chatty INFO lines; ours are printed.
-    logging.set_verbosity(logging.WARNING)
-  tfds.disable_progress_bar()
-  try:
-    if _MODE.value == 'export':
-      path = export.export_editor(_WORKDIR.value)
-      print(f'Wrote {path} (signature: {path.with_suffix(".json")}).')
-      return
-    config = _CONFIG.value
-    if _JUDGE.value:
-      with config.unlocked():
-        config.evaluate.judges = tuple(dict.fromkeys(
-            (*config.evaluate.judges, *_JUDGE.value)))
-    summaries = run.run(config, _WORKDIR.value,
-                        evaluate_only=_MODE.value == 'evaluate')
-  except _USER_FACING_ERRORS as error:
-    prefix, status = next((prefix, status) for kinds, prefix, status
-                          in _ERROR_EXITS if isinstance(error, kinds))
-    print(f'{prefix}: {error}', file=sys.stderr)
-    sys.exit(status)
-  if jax.process_index() == 0:
-    print(json.dumps(summaries, indent=2, sort_keys=True))
+  cli.quiet_library_logs()
+  workdir = cli.user_path(_WORKDIR.value)
+  cli.guarded(lambda: _train_evaluate_or_export(workdir),
+              program='leedjax.main', errors=_ERROR_EXITS, log_dir=workdir)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.flags_parser('Invalid command line'))

@@ -6,20 +6,19 @@ would rebind the package's `leedjax.edit`, the editing function, to it.
 import math
 import os
 import pathlib
-import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import numpy as np
 
 from leedjax import api
+from leedjax import cli
 from leedjax import photos
 from leedjax.trainers import base
 
 # As leedjax.main: 2 for input the command cannot run with.
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = cli.EXIT_BAD_INPUT
 
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'A workdir with a trained editor (from python -m '
@@ -207,10 +206,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}',
                          exitcode=EXIT_BAD_INPUT)
-  if not flags.FLAGS['verbosity'].present:
-    # Orbax logs each checkpoint it reads; a photo tool's user needs none.
-    logging.set_verbosity(logging.ERROR)
-  try:
+  cli.quiet_library_logs()
+
+  def edit_and_say():
     path = edit_photo(
         _WORKDIR.value, _INPUT.value, _REFERENCE.value, _ALPHA.value,
         _OUT.value, gif=_GIF.value, aligned=_ALIGNED.value,
@@ -218,26 +216,16 @@ def main(argv):
         reference_face_index=_REFERENCE_FACE_INDEX.value,
         margin=_MARGIN.value, feather=_FEATHER.value, mode=_MODE.value,
         paste=_PASTE.value, max_pixels=round(_MAX_MEGAPIXELS.value * 1e6))
-  except (FlagError, photos.PhotoError, photos.MissingOpenCVError,
-          api.EditorNotFoundError) as error:
-    print(f'Cannot edit: {error}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
-  print(f'Wrote {path}.')
+    print(f'Wrote {path}.')
 
-
-def parse_flags(argv):
-  """absl's flag parsing, exiting with EXIT_BAD_INPUT (absl's is 1)."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    print(f'Cannot edit: {error}\nPass --helpfull to see the flags.',
-          file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+  cli.guarded(edit_and_say, program='leedjax.edit', errors=(
+      ((FlagError, photos.PhotoError, photos.MissingOpenCVError,
+        api.EditorNotFoundError), 'Cannot edit', EXIT_BAD_INPUT),))
 
 
 def run() -> None:
   """Parses the command line and edits (`python -m leedjax.edit`)."""
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.flags_parser('Cannot edit'))
 
 
 if __name__ == '__main__':

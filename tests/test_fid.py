@@ -117,8 +117,10 @@ def test_resize_matrix_hand_computed():
     upper = min(lower + 1, 3)
     expected[j, lower] += 1 - (j % 2) / 2
     expected[j, upper] += (j % 2) / 2
-  np.testing.assert_allclose(fid.bilinear_resize_matrix(4, 8), expected)
-  np.testing.assert_allclose(fid.bilinear_resize_matrix(5, 5), np.eye(5))
+  np.testing.assert_allclose(fid.bilinear_resize_matrix(4, 8), expected,
+                             atol=1e-6)
+  np.testing.assert_allclose(fid.bilinear_resize_matrix(5, 5), np.eye(5),
+                             atol=1e-6)
   downsize = fid.bilinear_resize_matrix(600, 299)
   np.testing.assert_allclose(downsize.sum(axis=1), 1.0, rtol=1e-6)
 

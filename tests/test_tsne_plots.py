@@ -88,7 +88,7 @@ def test_bandwidth_search_hits_perplexity(perplexity):
 
 def test_joint_probabilities_symmetric_and_normalised(blobs):
   joint = tsne.joint_probabilities(blobs[0], perplexity=10.0)
-  np.testing.assert_allclose(joint, joint.T)
+  np.testing.assert_allclose(joint, joint.T, atol=1e-15)
   assert abs(joint.sum() - 1) < 1e-12
   assert np.all(joint >= 0) and np.all(np.diag(joint) == 0)
 

@@ -14,6 +14,8 @@ its `catalog_row`, so the exact answer of an edit can be rendered later with
 
 import dataclasses
 import io
+import os
+import pathlib
 
 import jax
 from jax.experimental import multihost_utils
@@ -193,7 +195,10 @@ def builder(data_config: ml_collections.ConfigDict) -> SynthFaces:
   # copy of it, in grain workers): standard configs go by name.
   if config.name in SynthFaces.builder_configs:
     config = config.name
-  return SynthFaces(config=config, data_dir=data_config.data_dir,
+  data_dir = data_config.data_dir
+  if data_dir is not None:  # relative to where the command was started
+    data_dir = os.fspath(pathlib.Path(data_dir).expanduser().absolute())
+  return SynthFaces(config=config, data_dir=data_dir,
                     file_format='array_record')
 
 

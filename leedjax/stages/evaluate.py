@@ -27,6 +27,7 @@ Writes `report.md`, `report.json` and the figures into the stage's
 directory, and the headline numbers to `<workdir>/results.json`.
 """
 
+import contextlib
 import functools
 import json
 import time
@@ -54,6 +55,19 @@ RESULTS_FILE = 'results.json'
 REPORT_JSON = 'report.json'
 REPORT_MD = 'report.md'
 JUDGES = ('psi', 'fer')
+
+
+@contextlib.contextmanager
+def _part(what: str):
+  """Prints a line when a part of the evaluation starts and its time when
+  it ends (process 0), so a run of minutes shows where it is."""
+  start = time.perf_counter()
+  if jax.process_index() == 0:
+    print(f'  evaluate: {what} ...', flush=True)
+  yield
+  if jax.process_index() == 0:
+    print(f'  evaluate: {what}: {time.perf_counter() - start:.1f} s',
+          flush=True)
 
 
 def make_pairs(subject, angle, pairing: str, seed: int) -> np.ndarray:
@@ -335,41 +349,47 @@ def run(context, stage_dir) -> dict:
     raise ValueError(f'config.evaluate.judges={tuple(settings.judges)}: '
                      f'{sorted(unknown)} unknown; use any of {JUDGES}.')
   class_names = list(context.builder.info.features['expression'].names)
-  records = _chosen(batched.test_records(context, settings.batch_size),
-                    settings.num_pairs, settings.seed)
-  references = make_pairs(records['subject'], records['angle'],
-                          settings.pairing, settings.seed)
-  neutral = _neutral_faces(context, records)
-  methods, editors = _methods(context, records, references, neutral)
-  target_sets = _targets(context, records, references)
+  with _part('test images and neutral faces'):
+    records = _chosen(batched.test_records(context, settings.batch_size),
+                      settings.num_pairs, settings.seed)
+    references = make_pairs(records['subject'], records['angle'],
+                            settings.pairing, settings.seed)
+    neutral = _neutral_faces(context, records)
+  with _part(f'edits of {len(references)} pairs by every method'):
+    methods, editors = _methods(context, records, references, neutral)
+    target_sets = _targets(context, records, references)
   judges = _Judges(context, class_names)
   from leedjax.weights import inception as inception_weights  # pylint: disable=g-import-not-at-top
   from leedjax.weights import vgg16  # pylint: disable=g-import-not-at-top
   inception = inception_weights.load_inception_params()
   lpips_params = vgg16.load_lpips_params()
-  real_features = scores.inception_features(inception, records['image'],
-                                            settings.fid_batch_size)
+  with _part('FID features of the real test images'):
+    real_features = scores.inception_features(inception, records['image'],
+                                              settings.fid_batch_size)
   real = fid_lib.FrechetReference(real_features)
   wanted = records['expression'][references]
   table = {}
   for name, edits in methods.items():
-    if name == 'copy_input':
-      fid = 0.0  # the real test images themselves
-    elif name == 'copy_reference':  # real test images, resampled
-      fid = real.fid(real_features[references])
-    else:
-      fid = real.fid(scores.inception_features(inception, edits,
-                                                settings.fid_batch_size))
-    table[name] = _score(edits, fid, wanted, records['subject'], target_sets,
-                         judges, lpips_params, settings.batch_size)
+    with _part(f'{name}: FID, SSIM, LPIPS and the judges'):
+      if name == 'copy_input':
+        fid = 0.0  # the real test images themselves
+      elif name == 'copy_reference':  # real test images, resampled
+        fid = real.fid(real_features[references])
+      else:
+        fid = real.fid(scores.inception_features(inception, edits,
+                                                  settings.fid_batch_size))
+      table[name] = _score(edits, fid, wanted, records['subject'],
+                           target_sets, judges, lpips_params,
+                           settings.batch_size)
 
   protocols = {'R': scores.mean(judges.psi(records['image'])
                                 == records['expression']),
                'G': table['leed']['expression_accuracy']}
   if settings.real_plus_generated:
-    generated = _generated_training_edits(context, context.outputs['leed'],
-                                          settings.seed)
-    r_plus_g = real_plus_generated.accuracy(context, stage_dir, generated)
+    with _part('R+G: Psi retrained on real and edited training images'):
+      generated = _generated_training_edits(context, context.outputs['leed'],
+                                            settings.seed)
+      r_plus_g = real_plus_generated.accuracy(context, stage_dir, generated)
     protocols['R+G'] = r_plus_g.pop('accuracy')
     protocols['R+G_details'] = r_plus_g
   if judges.fer is not None:
@@ -400,12 +420,14 @@ def run(context, stage_dir) -> dict:
       'judge_ceilings': ceilings,
   }
   if jax.process_index() == 0:
-    report['figures'] = _figures(context, stage_dir, records, references,
-                                 neutral, methods, target_sets, editors,
-                                 class_names)
-    report['figures']['tsne'] = 'tsne.png'
-    report['tsne_neighbour_agreement'] = _tsne(context, stage_dir, records,
-                                               neutral, class_names)
+    with _part('figures'):
+      report['figures'] = _figures(context, stage_dir, records, references,
+                                   neutral, methods, target_sets, editors,
+                                   class_names)
+    with _part('t-SNE of the features (Fig. 4)'):
+      report['figures']['tsne'] = 'tsne.png'
+      report['tsne_neighbour_agreement'] = _tsne(context, stage_dir, records,
+                                                 neutral, class_names)
   report['evaluate_seconds'] = round(time.perf_counter() - start, 3)
   results = _results(context, report)
   if jax.process_index() == 0:
