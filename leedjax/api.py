@@ -94,7 +94,7 @@ def edit(params: Editor, input, reference, alpha,  # pylint: disable=redefined-b
   """The input faces wearing the reference faces' expressions.
 
   I_B = Dec(I(E(N(I_A)), alpha * X(E(R_B), E(N(R_B))))), with N the trained
-  StarGAN neutralizer (LEED, eq. 1-4 and DESIGN.md).
+  StarGAN neutralizer (LEED eqs. 2 and 6; docs/design.md, Editing).
 
   Args:
     params: an `Editor`, e.g. from `load_editor`.

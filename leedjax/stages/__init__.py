@@ -1,4 +1,4 @@
-"""The stages `python -m leedjax.main` runs, in order (DESIGN.md "Stages").
+"""The stages `python -m leedjax.main` runs, in order (docs/design.md, Stages).
 
 Each stage is a module with `run(context, stage_dir) -> summary` (JSON-able)
 and `load(context, stage_dir)`, which puts a finished stage's outputs into

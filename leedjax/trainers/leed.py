@@ -7,7 +7,7 @@ R_N and the cached Psi features F_RB of R_B), with alpha ~ U(0, 1):
   Delta_RB = X(C_RB, C_RN),  Delta_IA = X(C_IA, C_IN)          (Eq. 2)
   C_hat = I(C_IN, alpha Delta_RB),  I_B = Dec(C_hat)             (Eq. 6)
 
-and the networks minimise (DESIGN.md, "LEED"):
+and the networks minimise (docs/design.md, LEED objectives):
 
   X:      L_exp + lambda_Q L_Q                                  (Eqs. 2-4)
   Q:      L_Q (Gaussian NLL of F_RB given Delta_RB)             (Eq. 3)
