@@ -191,10 +191,10 @@ class _Run:
                           self.batches.get_state(), force=force)
 
   def write_samples(self, step: int):
-    images = self.trainer.samples(self.state, self.sample_batch)
-    if images:
+    grids = self.trainer.samples(self.state, self.sample_batch)
+    if grids:
       self.writer.write_images(step, {
-          name: base.to_uint8(image) for name, image in images.items()})
+          name: grid.picture() for name, grid in grids.items()})
 
   def loop(self) -> TrainState:
     cfg, total = self.config, self.trainer.num_steps

@@ -67,9 +67,10 @@ def test_report_markdown_and_figures(smoke_job):
       assert image.width > 100 and image.height > 100, figure
     assert f'({name})' in markdown
   assert '| LEED |' in markdown and 'R+G' in markdown
-  # Fig. 7's grid: a column per alpha (8 by default) and the two inputs.
+  # Fig. 7's grid: a column per alpha (8 by default) and the two inputs,
+  # 32 px faces upscaled 4x.
   with Image.open(stage_dir / 'interpolation.png') as image:
-    assert image.width > (8 + 2) * 32
+    assert image.width > (8 + 2) * 4 * 32
 
 
 def test_evaluate_mode_evaluates_again_with_the_fer_judge(smoke_job,

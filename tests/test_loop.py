@@ -2,8 +2,8 @@
 classifier stage: resuming after kill -9 mid-save and after SIGTERM ends
 with the parameters of an uninterrupted run; NaN stops with a message and
 keeps the last good checkpoint; TensorBoard and JSON-lines metrics are
-written; 8 fake devices train the same model as one. (Sample grids: the
-smoke pipeline's LEED stage, tests/test_pipeline_smoke.py.)"""
+written; 8 fake devices train the same model as one. (Sample grids:
+tests/test_sample_grids.py, and the smoke job's, tests/test_main_smoke.py.)"""
 
 import json
 import os

@@ -5,9 +5,12 @@ every finished stage."""
 
 import json
 
+import numpy as np
+from PIL import Image
 import pytest
 
 from conftest import run_main
+from leedjax.evaluation import plots
 
 RESULT_KEYS = ('expression_accuracy', 'identity_retention', 'ssim_edit',
                'ssim_copy_input', 'ssim_copy_reference', 'wall_seconds')
@@ -52,8 +55,19 @@ def test_trained_stages_write_samples_and_tensorboard(smoke_job):
   for stage in ('classifier', 'neutralizer', 'leed', 'identity_judge'):
     assert list((workdir / stage / 'tensorboard').glob('events.out.*')), stage
     assert (workdir / stage / 'metrics.jsonl').read_text().strip(), stage
-  leed_samples = sorted((workdir / 'leed' / 'samples').glob('*.png'))
-  assert leed_samples
+  # Labelled rows of 32 px faces upscaled 4x (tests/test_sample_grids.py):
+  # LEED's 8 (with the exact answer), StarGAN's input and 8 translations.
+  for stage, num_rows in (('leed', 8), ('neutralizer', 9)):
+    samples = sorted((workdir / stage / 'samples').glob('*.png'))
+    assert samples, stage
+    with Image.open(samples[-1]) as image:
+      pixels = np.asarray(image)
+    assert pixels.shape[0] == (2 * plots.GRID_PAD + num_rows * 128
+                               + (num_rows - 1) * plots.GRID_GAP), stage
+    end = -plots.GRID_PAD
+    corner = pixels[end - 128:end, end - 128:end]
+    np.testing.assert_array_equal(
+        corner, np.kron(corner[::4, ::4], np.ones((4, 4, 1), np.uint8)))
   assert (workdir / 'evaluate' / 'edits.png').is_file()
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from leedjax.data import synthfaces
+from leedjax.data.synthfaces import __main__ as synthfaces_cli
 from leedjax.data.synthfaces import layout
+from leedjax.evaluation import plots
 
 LABELS = synthfaces.LABELS
 UNCHANGING = (LABELS['background'], LABELS['hair'], LABELS['clothing'])
@@ -206,3 +208,26 @@ def test_catalogue_grid_and_splits():
   assert len(by_subject['train']) + len(by_subject['test']) == len(catalog)
   with pytest.raises(ValueError, match='split scheme'):
     catalog.split('by_angle')
+
+
+def test_contact_sheet_shows_32_px_faces_upscaled_4x():
+  sheet = synthfaces_cli._contact_sheet(  # pylint: disable=protected-access
+      32, identities=1, seed=0)
+  spec = synthfaces.CatalogSpec(num_subjects=1, intensities=(1.0,),
+                                max_gaze=0.0, seed=0)
+  catalog = synthfaces.Catalog(spec)
+  frontal = catalog.row_of(0, np.arange(synthfaces.NUM_EXPRESSIONS), 0,
+                           spec.angles.index(0.0))
+  faces = catalog.render(frontal, 32)
+  # Two rows (the identity, then its poses) of eight 128-px columns, laid
+  # out from the bottom-right corner.
+  cell, step = 128, 128 + plots.GRID_GAP
+  height, width = sheet.shape[:2]
+  top = height - plots.GRID_PAD - 2 * cell - plots.GRID_GAP
+  left = width - plots.GRID_PAD - 8 * cell - 7 * plots.GRID_GAP
+  for column, face in enumerate(faces):
+    start = left + column * step
+    np.testing.assert_array_equal(sheet[top:top + cell, start:start + cell],
+                                  np.kron(face, np.ones((4, 4, 1), np.uint8)))
+  assert sheet[:top, left:].min() < 100  # the expression names
+  assert sheet[top:, :left].min() < 100  # the row labels

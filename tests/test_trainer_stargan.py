@@ -207,10 +207,12 @@ def test_neutralize_is_g_with_the_neutral_label(trainer, state, batch):
   np.testing.assert_allclose(neutral, expected, atol=1e-5)
 
 
-def test_samples_show_every_translation(trainer, state, batch):
+def test_samples_show_every_translation_by_name(trainer, state, batch):
   grid = jax.eval_shape(trainer.samples, state, batch)['translations']
   shown = min(stargan.NUM_SAMPLES, batch['image'].shape[0])
-  assert grid.shape == ((1 + synthfaces.NUM_EXPRESSIONS) * 32, shown * 32, 3)
+  assert grid.labels == ('input', *synthfaces.EXPRESSIONS)
+  assert grid.rows.shape == (1 + synthfaces.NUM_EXPRESSIONS, shown, 32, 32,
+                             3)
 
 
 def test_the_synthetic_config_makes_a_trainer():

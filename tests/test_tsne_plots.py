@@ -264,6 +264,51 @@ def test_label_grid_png_places_upscaled_images(tmp_path):
   assert pixels[:, :left].min() < 100 and pixels[:top].min() < 100
 
 
+def test_display_scale_shows_small_faces_at_128_px_or_more():
+  assert plots.DISPLAY_SIDE == 128
+  cases = {(32, 32): 4, (64, 64): 2, (48, 48): 3, (100, 100): 2,
+           (128, 128): 1, (256, 256): 1, (32, 64): 4}
+  for (height, width), scale in cases.items():
+    assert plots.display_scale(height, width) == scale, (height, width)
+
+
+def test_label_grid_upscales_32_px_faces_4x_without_a_header():
+  rng = np.random.default_rng(1)
+  rows = [rng.integers(20, 200, (2, 32, 32, 3), dtype=np.uint8)
+          for _ in range(3)]
+  labels = ['input', 'alpha 1', 'true edit']
+  pixels = np.asarray(plots.label_grid(rows, labels))
+  cell, step = 128, 128 + plots.GRID_GAP
+  left = pixels.shape[1] - plots.GRID_PAD - (2 * cell + plots.GRID_GAP)
+  top = plots.GRID_PAD  # no column labels: no header band
+  assert pixels.shape[0] == top + 3 * cell + 2 * plots.GRID_GAP + (
+      plots.GRID_PAD)
+  for row, images in enumerate(rows):
+    for column, face in enumerate(images):
+      block = pixels[top + row * step:top + row * step + cell,
+                     left + column * step:left + column * step + cell]
+      np.testing.assert_array_equal(
+          block, np.kron(face, np.ones((4, 4, 1), np.uint8)))
+  # Each row's label is drawn beside it, in dark text, and they differ.
+  strips = [pixels[top + row * step:top + row * step + cell, :left]
+            for row in range(3)]
+  for strip in strips:
+    assert strip.min() < 100
+  assert not np.array_equal(strips[0], strips[1])
+  assert not np.array_equal(strips[1], strips[2])
+  assert np.all(pixels[:top] == 255)
+
+
+def test_label_grid_leaves_128_px_faces_as_they_are():
+  face = np.random.default_rng(2).integers(0, 256, (1, 128, 128, 3),
+                                           dtype=np.uint8)
+  pixels = np.asarray(plots.label_grid([face], ['input'], ['pair 0']))
+  assert pixels.shape[1] - plots.GRID_PAD - 128 > 0
+  block = pixels[-plots.GRID_PAD - 128:-plots.GRID_PAD,
+                 -plots.GRID_PAD - 128:-plots.GRID_PAD]
+  np.testing.assert_array_equal(block, face[0])
+
+
 def test_label_grid_rejects_bad_inputs():
   face = np.zeros((1, 4, 4, 3), np.uint8)
   with pytest.raises(ValueError, match='uint8'):
@@ -275,3 +320,5 @@ def test_label_grid_rejects_bad_inputs():
   with pytest.raises(ValueError, match='same height and width'):
     plots.label_grid([face, np.zeros((1, 5, 5, 3), np.uint8)], ['r', 's'],
                      ['c'])
+  with pytest.raises(ValueError, match='scale must be a positive integer'):
+    plots.label_grid([face], ['r'], scale=0)

@@ -1,10 +1,12 @@
 """The evaluation's figures, drawn with PIL only.
 
 `scatter_png` draws 2-D embeddings coloured by class (LEED Fig. 4);
-`label_grid_png` lays out image rows under column headers with a row-label
-column (Figs. 3, 5 and 7).
+`label_grid_png` lays out image rows, each named in a left column, under
+optional column headers (Figs. 3, 5 and 7, the training sample grids and the
+SynthFaces contact sheet), small images upscaled to a viewable size.
 """
 
+import math
 import os
 from typing import Sequence
 
@@ -30,6 +32,9 @@ PANEL_MARGIN = 0.06
 
 GRID_GAP = 2
 GRID_PAD = 4
+# Side in pixels that grid images are upscaled to at least (a 32 px face is
+# too small to judge on screen); larger images are left as they are.
+DISPLAY_SIDE = 128
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -149,46 +154,59 @@ def _check_scatter(panels, labels, class_names, panel_size):
       raise ValueError(f'panel {title!r}: embedding has non-finite values')
 
 
+def display_scale(height: int, width: int) -> int:
+  """The integer upscaling that shows an image at `DISPLAY_SIDE` pixels or
+  more on its shorter side: 4 for 32 px, 2 for 64 px, 1 from 128 px."""
+  return max(1, math.ceil(DISPLAY_SIDE / min(height, width)))
+
+
 def label_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str],
-               column_labels: Sequence[str], *,
-               scale: int = 2) -> Image.Image:
-  """Image rows under column headers, each row named in a left column.
+               column_labels: Sequence[str] | None = None, *,
+               scale: int | None = None) -> Image.Image:
+  """Image rows, each named in a left column, under optional column headers.
 
   Layout: the label column (widest row label plus `GRID_PAD` each side) and
-  the header row (tallest column label plus `GRID_PAD` above and below)
-  come first; then the cells, each `scale` times the image size (wider if
-  its header is), `GRID_GAP` apart, and a `GRID_PAD` margin right and below.
-  Images sit at the top of their cell, centred across it.
+  the header row (tallest column label plus `GRID_PAD` above and below; just
+  `GRID_PAD` without column labels) come first; then the cells, each `scale`
+  times the image size (wider if its header is), `GRID_GAP` apart, and a
+  `GRID_PAD` margin right and below. Images sit at the top of their cell,
+  centred across it.
 
   Args:
     rows: per row, (K, H, W, 3) uint8 images; K may differ between rows
       (short rows end in white), H and W may not.
-    row_labels: one label per row.
-    column_labels: one header per column of the longest row.
-    scale: integer upscaling, nearest neighbour (keeps small faces crisp).
+    row_labels: one label per row (may span lines).
+    column_labels: one header per column of the longest row; None: no
+      header row.
+    scale: integer upscaling, nearest neighbour (keeps small faces crisp);
+      None: `display_scale` of the images.
 
   Returns:
     The RGB grid.
   """
   _check_grid(rows, row_labels, column_labels, scale)
   height, width = rows[0].shape[1:3]
+  if scale is None:
+    scale = display_scale(height, width)
   cell_height, cell_width = height * scale, width * scale
+  num_columns = max(images.shape[0] for images in rows)
   font = _font(12)
   measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
   row_sizes = [_text_size(measure, label, font) for label in row_labels]
-  column_sizes = [_text_size(measure, label, font) for label in column_labels]
+  column_sizes = [_text_size(measure, label, font)
+                  for label in column_labels or ()]
   label_width = max(w for w, _ in row_sizes) + 2 * GRID_PAD
-  header_height = max(h for _, h in column_sizes) + 2 * GRID_PAD
+  header_height = max([h + 2 * GRID_PAD for _, h in column_sizes]
+                      + [GRID_PAD])
   column_width = max([cell_width] + [w + 2 * GRID_GAP
                                      for w, _ in column_sizes])
-  num_columns = len(column_labels)
   grid_width = num_columns * column_width + (num_columns - 1) * GRID_GAP
   grid_height = len(rows) * cell_height + (len(rows) - 1) * GRID_GAP
   image = Image.new('RGB', (label_width + grid_width + GRID_PAD,
                             header_height + grid_height + GRID_PAD),
                     BACKGROUND)
   draw = ImageDraw.Draw(image)
-  for column, label in enumerate(column_labels):
+  for column, label in enumerate(column_labels or ()):
     left = label_width + column * (column_width + GRID_GAP)
     _draw_centred(draw, left + column_width / 2, header_height / 2, label,
                   font)
@@ -205,8 +223,9 @@ def label_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str],
 
 
 def label_grid_png(rows: Sequence[np.ndarray], row_labels: Sequence[str],
-                   column_labels: Sequence[str], path: str | os.PathLike, *,
-                   scale: int = 2) -> None:
+                   column_labels: Sequence[str] | None,
+                   path: str | os.PathLike, *,
+                   scale: int | None = None) -> None:
   """Writes `label_grid(rows, row_labels, column_labels, scale=scale)` as a
   PNG, atomically."""
   files.write_png(path, label_grid(rows, row_labels, column_labels,
@@ -234,8 +253,8 @@ def _check_grid(rows, row_labels, column_labels, scale):
   longest = max(images.shape[0] for images in rows)
   if longest == 0:
     raise ValueError('every row is empty')
-  if len(column_labels) != longest:
+  if column_labels is not None and len(column_labels) != longest:
     raise ValueError(f'need one column label per column of the longest row '
                      f'({longest}); got {len(column_labels)}')
-  if int(scale) != scale or scale < 1:
+  if scale is not None and (int(scale) != scale or scale < 1):
     raise ValueError(f'scale must be a positive integer; got {scale}')

@@ -2,9 +2,11 @@
 
 from typing import Any, Iterator, Protocol
 
+import flax.struct
 import jax
 import numpy as np
 
+from leedjax.evaluation import plots
 from leedjax.trainers.state import TrainState
 
 Batch = dict[str, Any]        # a global batch: pytree of jax.Arrays
@@ -41,18 +43,30 @@ class Trainer(Protocol):
                  frozen: Any) -> tuple[TrainState, Metrics]:
     """One step: the new state and scalar metrics (float32 arrays)."""
 
-  def samples(self, state: TrainState, batch: Batch) -> dict[str, Any]:
-    """Images (H, W, 3) in [-1, 1] that show how training goes, e.g. a grid
-    of inputs and outputs (see `image_grid`); an empty dict for none. Called
-    outside jit: jit inside as needed."""
+  def samples(self, state: TrainState,
+              batch: Batch) -> dict[str, 'SampleGrid']:
+    """Named grids of images that show how training goes, e.g. inputs and
+    outputs; an empty dict for none. Called outside jit: jit inside as
+    needed (a `SampleGrid` is a pytree with static labels)."""
 
 
-def image_grid(rows: list[jax.Array]) -> jax.Array:
-  """One image from rows of equal-length image batches (B, H, W, 3)."""
-  grid = jax.numpy.stack(rows)  # (R, B, H, W, 3)
-  num_rows, batch, height, width, channels = grid.shape
-  return grid.transpose(0, 2, 1, 3, 4).reshape(num_rows * height,
-                                               batch * width, channels)
+@flax.struct.dataclass
+class SampleGrid:
+  """Rows of images that show how training goes, each row named.
+
+  Attributes:
+    rows: (R, B, H, W, 3) floats in [-1, 1]: R rows of B images.
+    labels: R row names, e.g. ('input', 'reference', 'alpha 1'); static, so
+      a jitted function can return the grid.
+  """
+  rows: jax.Array
+  labels: tuple[str, ...] = flax.struct.field(pytree_node=False)
+
+  def picture(self) -> np.ndarray:
+    """The uint8 (H, W, 3) picture the loop writes: the rows upscaled to a
+    viewable size (`plots.display_scale`), each named in a left column."""
+    rows = to_uint8(self.rows)
+    return np.asarray(plots.label_grid(list(rows), self.labels))
 
 
 def to_uint8(images) -> np.ndarray:

@@ -203,7 +203,7 @@ class ClassifierTrainer:
     return state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   def samples(self, state: TrainState,
-              batch: base.Batch) -> dict[str, jax.Array]:
+              batch: base.Batch) -> dict[str, base.SampleGrid]:
     del state, batch  # a classifier's progress is its accuracy, not images
     return {}
 

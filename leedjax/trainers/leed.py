@@ -27,7 +27,7 @@ elements, see `losses.squared_norm`), which the paper's weights balance.
 """
 
 import functools
-from typing import Any, Iterator
+from typing import Iterator
 
 import flax.linen as nn
 import jax
@@ -371,6 +371,7 @@ class LeedTrainer:
     del frozen
     params, nets = state.params, self.nets
     to_float = pipeline.to_float
+    labels = ['input', 'reference', 'input\nneutral', 'reference\nneutral']
     rows = [to_float(batch['input']['image']),
             to_float(batch['reference']['image']),
             to_float(batch['input']['neutral']),
@@ -382,9 +383,13 @@ class LeedTrainer:
                                state.variables('decoder'), train=False)
     for alpha in (0.5, 1.0, 1.5):
       rows.append(decode(edit_codes(nets, params, c_in, c_rb, c_rn, alpha)))
+      labels.append(f'alpha {alpha:g}')
     if 'true_edit' in batch['input']:
       rows.append(to_float(batch['input']['true_edit']))
-    return {'edits': jnp.clip(base.image_grid(rows), -1.0, 1.0)}
+      labels.append('true edit')
+    return {'edits': base.SampleGrid(jnp.clip(jnp.stack(rows), -1.0, 1.0),
+                                     tuple(labels))}
 
-  def samples(self, state: TrainState, batch: base.Batch) -> dict[str, Any]:
+  def samples(self, state: TrainState,
+              batch: base.Batch) -> dict[str, base.SampleGrid]:
     return self._samples(state, batch, self.frozen)

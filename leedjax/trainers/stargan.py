@@ -16,6 +16,7 @@ G update against the updated D), so every step is the same compiled program;
 
 import dataclasses
 import functools
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +33,7 @@ from leedjax.trainers.state import TrainState
 
 GENERATOR = 'generator'
 DISCRIMINATOR = 'discriminator'
-# Rows of the sample grid (examples shown).
+# Examples (columns) in the sample grid.
 NUM_SAMPLES = 8
 
 
@@ -194,7 +195,7 @@ class StarGANTrainer:
   def __init__(self, settings: ml_collections.ConfigDict,
                data_config: ml_collections.ConfigDict,
                source: pipeline.Source, *,
-               num_classes: int = synthfaces.NUM_EXPRESSIONS,
+               class_names: Sequence[str] = synthfaces.EXPRESSIONS,
                name: str = 'neutralizer'):
     """Builds the networks and optimizers of a stage.
 
@@ -202,7 +203,7 @@ class StarGANTrainer:
       settings: config.neutralizer.
       data_config: config.data (image_size and pipeline fields).
       source: the training split, `builder.as_data_source(split)`.
-      num_classes: number of domains (expressions).
+      class_names: the domains (expressions), in label order.
       name: the stage's name.
     """
     self.name = name
@@ -212,6 +213,8 @@ class StarGANTrainer:
     self.n_critic = int(settings.n_critic)
     if self.n_critic < 1:
       raise ValueError(f'n_critic must be >= 1, got {self.n_critic}')
+    self.class_names = tuple(class_names)
+    num_classes = len(self.class_names)
     self.generator = make_generator(settings, num_classes)
     self.discriminator = make_discriminator(settings, num_classes,
                                             int(data_config.image_size))
@@ -343,11 +346,13 @@ class StarGANTrainer:
         for label in range(self.generator.num_classes)])
 
   def samples(self, state: TrainState,
-              batch: base.Batch) -> dict[str, jax.Array]:
+              batch: base.Batch) -> dict[str, base.SampleGrid]:
     """A grid: the first inputs (top row), then one row per target class."""
     images = pipeline.to_float(batch['image'][:NUM_SAMPLES])
     rows = self._jitted_translations(state.variables(GENERATOR), images)
-    return {'translations': base.image_grid([images, *rows])}
+    return {'translations': base.SampleGrid(
+        jnp.concatenate([images[None], rows]),
+        ('input', *self.class_names))}
 
   @functools.cached_property
   def _jitted_translations(self):

@@ -25,7 +25,7 @@ _CORES = flags.DEFINE_integer(
 
 def _contact_sheet(size: int, identities: int, seed: int) -> np.ndarray:
   from leedjax.data import synthfaces  # pylint: disable=g-import-not-at-top
-  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
+  from leedjax.evaluation import plots  # pylint: disable=g-import-not-at-top
   num = synthfaces.NUM_EXPRESSIONS
   spec = synthfaces.CatalogSpec(num_subjects=identities, intensities=(1.0,),
                                 max_gaze=0.0, seed=seed)
@@ -37,20 +37,12 @@ def _contact_sheet(size: int, identities: int, seed: int) -> np.ndarray:
   # The last row: the first identity, happy, at each of RaFD's camera angles.
   happy = synthfaces.EXPRESSIONS.index('happy')
   pose_rows = catalog.row_of(0, happy, 0, np.arange(len(spec.angles)))
-  poses = np.full((1, num, size, size, 3), 255, np.uint8)
-  poses[0, :len(spec.angles)] = catalog.render(pose_rows, size)
-  grid = np.concatenate([faces, poses])
-  header = 16
-  sheet = np.full((header + grid.shape[0] * size, num * size, 3), 255, np.uint8)
-  sheet[header:] = grid.transpose(0, 2, 1, 3, 4).reshape(-1, num * size, 3)
-  image = Image.fromarray(sheet)
-  draw = ImageDraw.Draw(image)
-  for column, name in enumerate(synthfaces.EXPRESSIONS):
-    draw.text((column * size + 3, 2), name, fill=(0, 0, 0))
-  for column, angle in enumerate(spec.angles):
-    draw.text((column * size + 3, header + identities * size + 2),
-              f'{angle:+.0f} deg', fill=(0, 0, 0))
-  return np.asarray(image)
+  poses = catalog.render(pose_rows, size)
+  angles = ', '.join(f'{angle:+.0f}' for angle in spec.angles)
+  labels = ([f'identity {index}' for index in range(identities)]
+            + [f'identity 0,\nhappy, yaw\n{angles}\ndeg'])
+  return np.asarray(plots.label_grid([*faces, poses], labels,
+                                     synthfaces.EXPRESSIONS))
 
 
 def _benchmark(sizes=(64, 128), batch: int = 256, seconds: float = 3.0):
