@@ -98,7 +98,11 @@ def _train_evaluate_or_export(workdir) -> None:
   summaries = run.run(config, workdir,
                       evaluate_only=_MODE.value == 'evaluate')
   if jax.process_index() == 0:
-    print(json.dumps(summaries, indent=2, sort_keys=True))
+    print(f'Done: {", ".join(summaries)}. Each stage\'s summary is in '
+          f'{workdir}/STAGE/done.json.')
+    if 'evaluate' in summaries:
+      print(f'Results ({workdir / "results.json"}):')
+      print(json.dumps(summaries['evaluate'], indent=2, sort_keys=True))
 
 
 def main(argv):

@@ -12,6 +12,7 @@ its `catalog_row`, so the exact answer of an edit can be rendered later with
 `Catalog(config.grid).render_edit`.
 """
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -218,12 +219,23 @@ def prepare(data_config: ml_collections.ConfigDict) -> SynthFaces:
   _check_dataset(data_config)
   if jax.process_count() > 1:
     if jax.process_index() == 0:
-      builder(data_config).download_and_prepare()
+      _build(builder(data_config))
     multihost_utils.sync_global_devices('leedjax: synth_faces prepared')
   # Made after the build above, so that it reads what that build wrote.
   prepared = builder(data_config)
-  prepared.download_and_prepare()  # does nothing if the data is there
+  _build(prepared)
   return prepared
+
+
+def _build(unprepared: SynthFaces) -> None:
+  """Renders and writes the dataset unless it is there already."""
+  if unprepared.is_prepared():
+    return
+  print(f'Rendering SynthFaces into {unprepared.data_dir} ...', flush=True)
+  # TFDS prints lines about "downloading" (nothing is downloaded here);
+  # the line above says what happens.
+  with contextlib.redirect_stdout(io.StringIO()):
+    unprepared.download_and_prepare()
 
 
 def split_names(data_config: ml_collections.ConfigDict) -> tuple[str, str]:
