@@ -9,12 +9,14 @@ r"""Edits the expression of a face in a photo: `python -m leedjax.edit`.
 
 The face of --input wears the expression of the face of --reference, at
 intensity alpha (0: the neutral face, 1: the reference's expression, above 1
-exaggerated). Each face is found with OpenCV's Haar cascade (install it with
-`pip install -e '.[assets]'`), cropped square with --margin around it,
-resized to the editor's image size and edited; the edit's change, resized
-back, is added to the full photo's face (so detail finer than the editor's
-image size stays the photo's own; --paste=face pastes the edited face
-itself), blended over the crop's outer --feather so no seam shows. With
+exaggerated). Each face is found with dlib's face detector and its eyes with
+dlib's landmark model (install them with `pip install -e '.[assets]'` and
+`python -m leedjax.weights.install`), turned so the eyes are level, cropped
+square with --margin around it, resized to the editor's image size and
+edited; the edit's change, resized and turned back, is added to the full
+photo's face (so detail finer than the editor's image size stays the
+photo's own; --paste=face pastes the edited face itself), blended over the
+crop's outer --feather so no seam shows. With
 --aligned, both photos are already face crops: the centred square of each is
 the face, and it is changed whole.
 

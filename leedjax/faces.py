@@ -1,8 +1,11 @@
-"""Face detection in photographs.
+"""`fer`'s face detection, for its expression classifier.
 
-Uses OpenCV's frontal-face Haar cascade, which `opencv-python-headless<5`
-ships (`cv2.data.haarcascades`; 5.x ships none), with `fer`'s detection
-settings, so boxes match what `fer` would classify.
+OpenCV's frontal-face Haar cascade, which `opencv-python-headless<5` ships
+(`cv2.data.haarcascades`; 5.x ships none), with `fer`'s detection settings,
+so boxes and crops match what `fer` classifies
+(`leedjax.evaluation.fer_classifier`). The photo editor finds faces with
+dlib instead (`leedjax.dlib_faces`), which also finds faces turned, tilted or
+partly covered.
 """
 
 import functools

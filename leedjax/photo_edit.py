@@ -40,10 +40,11 @@ _ALIGNED = flags.DEFINE_bool(
     'and use the centred square of each.')
 _FACE_INDEX = flags.DEFINE_integer(
     'face_index', 0, 'Which face of --input to edit, with faces sorted by '
-    'size, largest first (0: the largest).', lower_bound=0)
+    'size, largest first (0: the largest), and any the detector is unsure '
+    'of after them, likeliest first.', lower_bound=0)
 _REFERENCE_FACE_INDEX = flags.DEFINE_integer(
-    'reference_face_index', 0, 'Which face of --reference to copy, largest '
-    'first.', lower_bound=0)
+    'reference_face_index', 0, 'Which face of --reference to copy, sorted '
+    'as for --face_index.', lower_bound=0)
 _MARGIN = flags.DEFINE_float(
     'margin', 0.25, 'Crop margin on each side of a detected face, as a '
     'fraction of its size.', lower_bound=0.0, upper_bound=2.0)
@@ -122,21 +123,23 @@ def check_out(out, gif: bool) -> pathlib.Path:
   return out
 
 
-def _face_box(photo, path, index: int, flag: str, aligned: bool,
-              margin: float) -> photos.Box:
+def _face_crop(photo, path, index: int, flag: str, aligned: bool,
+               margin: float) -> tuple[photos.Box, float]:
+  """The crop box of the chosen face and its angle (see photos.crop_face)."""
   if aligned:
-    return photos.center_square_box(photo.shape)
-  boxes = photos.detect_faces(photo)
-  if not boxes:
+    return photos.center_square_box(photo.shape), 0.0
+  found = photos.detect_faces(photo)
+  if not found:
     raise photos.PhotoError(
-        f'no face found in {path}; use a photo with an upright, frontal face '
-        'that is not too small, or pass --aligned if the photos are already '
-        'face crops.')
-  if index >= len(boxes):
+        f'no face found in {path}; use a photo of a face seen from the front '
+        '(turned or tilted a little is fine) and not too small, or pass '
+        '--aligned if the photos are already face crops.')
+  if index >= len(found):
     raise photos.PhotoError(
-        f'{flag}={index}, but {path} has {len(boxes)} face(s) (largest '
-        f'first): use {flag}=0 to {len(boxes) - 1}.')
-  return photos.square_crop_box(boxes[index], margin)
+        f'{flag}={index}, but {path} has {len(found)} face(s) (largest '
+        f'first, doubtful ones last): use {flag}=0 to {len(found) - 1}.')
+  face = found[index]
+  return photos.square_crop_box(face.box, margin), face.eye_angle
 
 
 def edit_photo(workdir, input_path, reference_path, alphas, out, *,
@@ -159,7 +162,7 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
 
   Raises:
     FlagError, photos.PhotoError, api.EditorNotFoundError,
-    photos.MissingOpenCVError: before anything is loaded or written.
+    photos.DetectorUnavailableError: before anything is loaded or written.
   """
   alphas = parse_alphas(alphas)
   if margin < 0 or not 0 <= feather <= 0.5 or min(face_index,
@@ -172,28 +175,30 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
   height, width = photo.shape[:2]
   panels = 1 if gif or len(alphas) == 1 else len(alphas) + 1
   photos.check_output(out, height, width * panels)
-  box = _face_box(photo, input_path, face_index, '--face_index', aligned,
-                  margin)
-  reference_box = _face_box(reference, reference_path, reference_face_index,
-                            '--reference_face_index', aligned, margin)
+  box, angle = _face_crop(photo, input_path, face_index, '--face_index',
+                          aligned, margin)
+  reference_box, reference_angle = _face_crop(
+      reference, reference_path, reference_face_index,
+      '--reference_face_index', aligned, margin)
   editor = api.load_editor(workdir)
 
   size = editor.spec.image_size
   batch = len(alphas)
-  face = photos.crop_face(photo, box, size)
+  face = photos.crop_face(photo, box, size, angle)
   faces = np.repeat(face[None], batch, axis=0)
-  references = np.repeat(
-      photos.crop_face(reference, reference_box, size)[None], batch, axis=0)
+  references = np.repeat(photos.crop_face(
+      reference, reference_box, size, reference_angle)[None], batch, axis=0)
   edited = _jitted_edit(editor, faces, references,
                         np.asarray(alphas, np.float32), mode=mode)
   edited = base.to_uint8(edited)
   # An aligned photo is all face: change it whole, not blended.
   feather = 0.0 if aligned else feather
   if paste == 'change':
-    edited_photos = [photos.paste_change(photo, face, after, box, feather)
-                     for after in edited]
+    edited_photos = [
+        photos.paste_change(photo, face, after, box, feather, angle)
+        for after in edited]
   else:
-    edited_photos = [photos.paste_face(photo, after, box, feather)
+    edited_photos = [photos.paste_face(photo, after, box, feather, angle)
                      for after in edited]
   if gif:
     return photos.write_gif(edited_photos, out)
@@ -219,7 +224,7 @@ def main(argv):
     print(f'Wrote {path}.')
 
   cli.guarded(edit_and_say, program='leedjax.edit', errors=(
-      ((FlagError, photos.PhotoError, photos.MissingOpenCVError,
+      ((FlagError, photos.PhotoError, photos.DetectorUnavailableError,
         api.EditorNotFoundError), 'Cannot edit', EXIT_BAD_INPUT),))
 
 

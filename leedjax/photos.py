@@ -3,37 +3,43 @@
 Numpy and PIL helpers for `python -m leedjax.edit`; no flags, no JAX.
 
   photo = read_photo('me.jpg')                       # (H, W, 3) uint8 RGB
-  box = square_crop_box(detect_faces(photo)[0], margin=0.25)
-  face = crop_face(photo, box, size=32)              # what the editor sees
-  edited_photo = paste_change(photo, face, edited_face, box, feather=0.15)
+  found = detect_faces(photo)[0]                     # box, eyes
+  box, angle = square_crop_box(found.box, margin=0.25), found.eye_angle
+  face = crop_face(photo, box, size=32, angle=angle)  # what the editor sees
+  edited_photo = paste_change(photo, face, edited_face, box, feather=0.15,
+                              angle=angle)
   write_image(strip([photo, edited_photo]), 'out.png')
 
 A square crop box is (left, top, side) in pixels and may reach past the
 photo's borders: `crop_face` fills the outside by repeating the edge pixels,
 so the face stays centred as in the training images, and `paste_face` writes
-only the part inside the photo.
+only the part inside the photo. With an `angle` (the face's eye-line slope,
+`Face.eye_angle`), the square is turned about its centre by that many
+degrees clockwise on the screen, as the face is: `crop_face` turns it
+upright, so the eyes are level, and the pastes turn the edit back.
 """
 
 import contextlib
+import math
 import pathlib
 
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
 
-from leedjax import faces
+from leedjax import dlib_faces
 from leedjax import files
+from leedjax.weights import assets
 
 # Larger photos are refused before decoding (a 40-megapixel RGB photo is
 # 120 MB, and a strip holds one per alpha); `read_photo(max_pixels=...)`.
 MAX_PIXELS = 40_000_000
 # RGBA, LA and transparent palette images are composited over this colour.
 BACKGROUND = (255, 255, 255)
-# Detection runs on a copy at most this many pixels on its longer side (the
-# cascade's cost grows with the pixel count; faces need not be found in
-# finer detail than this), and finds faces of at least MIN_FACE of them.
+# Detection runs on a copy at most this many pixels on its longer side (its
+# cost grows with the pixel count; faces need not be found in finer detail
+# than this), and finds faces of 40 of them or more.
 DETECT_SIDE = 1024
-MIN_FACE = 24
 STILL_FORMATS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG'}
 # JPEG and GIF store sides in 16 bits.
 MAX_SIDE = {'.jpg': 65535, '.jpeg': 65535, '.gif': 65535}
@@ -45,8 +51,8 @@ class PhotoError(ValueError):
   """A photo that cannot be used; the message says why and what to do."""
 
 
-class MissingOpenCVError(ImportError):
-  """Face detection needs OpenCV, which is not installed."""
+class DetectorUnavailableError(ImportError):
+  """dlib or its landmark model is not installed, or the model is damaged."""
 
 
 @contextlib.contextmanager
@@ -126,28 +132,30 @@ def _to_rgb8(image: Image.Image, path) -> np.ndarray:
   return np.asarray(image.convert('RGB'), np.uint8).copy()
 
 
-def detect_faces(image: np.ndarray) -> list[tuple[int, int, int, int]]:
-  """Frontal faces in a photo, largest first.
+def detect_faces(image: np.ndarray) -> list[dlib_faces.Face]:
+  """Faces in a photo: sure ones largest first, then doubtful ones.
 
   Args:
     image: (H, W, 3) uint8 RGB.
 
   Returns:
-    (x, y, width, height) boxes in the photo's pixels; empty if none.
+    Faces (boxes and eye centres) in the photo's pixels; empty if none. See
+    `dlib_faces.detect_faces`.
 
   Raises:
-    MissingOpenCVError: OpenCV is not installed.
+    DetectorUnavailableError: dlib or its landmark model is not installed,
+      or the model is not the pinned file; the message says what to install.
   """
   height, width = image.shape[:2]
   scale = min(1.0, DETECT_SIDE / max(height, width))
   small = image if scale == 1.0 else resize(
-      image, (round(width * scale), round(height * scale)))
+      image, (max(1, round(width * scale)), max(1, round(height * scale))))
   try:
-    boxes = faces.detect_faces(small, min_size=MIN_FACE)
-  except ImportError as error:
-    raise MissingOpenCVError(
-        f'{error}. From a checkout: pip install -e \'.[assets]\'') from error
-  return [tuple(round(int(v) / scale) for v in box) for box in boxes]
+    found = dlib_faces.detect_faces(small)
+  except (ImportError, assets.MissingWeightsError,
+          assets.CorruptWeightsError) as error:
+    raise DetectorUnavailableError(str(error)) from error
+  return [face.scaled(1.0 / scale) for face in found]
 
 
 def square_crop_box(box, margin: float) -> Box:
@@ -191,15 +199,48 @@ def resize(image: np.ndarray, size) -> np.ndarray:
       tuple(size), Image.Resampling.LANCZOS))
 
 
-def crop_face(photo: np.ndarray, box: Box, size: int) -> np.ndarray:
-  """The (size, size, 3) face in `box`, edge pixels repeated past borders."""
+def _padded_crop(photo: np.ndarray, box: Box) -> np.ndarray:
+  """The (side, side, 3) pixels of `box`, edge pixels repeated past borders."""
   rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
   side = box[2]
-  inside = photo[rows, cols]
-  padded = np.pad(inside, ((box_rows.start, side - box_rows.stop),
-                           (box_cols.start, side - box_cols.stop), (0, 0)),
-                  mode='edge')
-  return resize(padded, (size, size))
+  return np.pad(photo[rows, cols], ((box_rows.start, side - box_rows.stop),
+                                    (box_cols.start, side - box_cols.stop),
+                                    (0, 0)), mode='edge')
+
+
+def _turn_margin(side: int, angle: float) -> int:
+  """Pixels around a square that hold all of it turned by `angle` degrees."""
+  radians = math.radians(angle)
+  reach = side / 2 * (abs(math.cos(radians)) + abs(math.sin(radians)))
+  return math.ceil(reach - side / 2) + 2  # + the interpolation's reach
+
+
+def crop_face(photo: np.ndarray, box: Box, size: int,
+              angle: float = 0.0) -> np.ndarray:
+  """The (size, size, 3) face in `box`, turned upright by `angle`.
+
+  Args:
+    photo: (H, W, 3) uint8.
+    box: (left, top, side), which may reach past the photo; edge pixels are
+      repeated there.
+    size: the output's side.
+    angle: degrees the face in the box is turned clockwise on the screen
+      (its eye line's slope, `Face.eye_angle`); the crop is turned back.
+
+  Returns:
+    (size, size, 3) uint8.
+  """
+  if not angle:
+    return resize(_padded_crop(photo, box), (size, size))
+  left, top, side = box
+  margin = _turn_margin(side, angle)
+  around = _padded_crop(photo, (left - margin, top - margin,
+                                side + 2 * margin))
+  # PIL turns counter-clockwise on the screen, about the centre: the box's.
+  upright = np.asarray(Image.fromarray(around).rotate(
+      angle, resample=Image.Resampling.BICUBIC))
+  return resize(upright[margin:margin + side, margin:margin + side],
+                (size, size))
 
 
 def feather_mask(side: int, feather: float) -> np.ndarray:
@@ -225,8 +266,28 @@ def feather_mask(side: int, feather: float) -> np.ndarray:
   return np.outer(ramp, ramp)
 
 
+def _turn_back(layer: np.ndarray, box: Box,
+               angle: float) -> tuple[np.ndarray, Box]:
+  """A float (side, side, C) layer over `box`, turned back by `angle`.
+
+  Returns:
+    The layer turned about the box's centre, 0 where it does not reach,
+    and the larger box it now covers (`layer` and `box` for angle 0).
+  """
+  if not angle:
+    return layer, box
+  left, top, side = box
+  margin = _turn_margin(side, angle)
+  padded = np.pad(layer.astype(np.float32),
+                  ((margin, margin), (margin, margin), (0, 0)))
+  turned = np.stack([np.asarray(Image.fromarray(channel).rotate(
+      -angle, resample=Image.Resampling.BILINEAR))
+                     for channel in np.moveaxis(padded, -1, 0)], axis=-1)
+  return turned, (left - margin, top - margin, side + 2 * margin)
+
+
 def paste_face(photo: np.ndarray, face: np.ndarray, box: Box,
-               feather: float) -> np.ndarray:
+               feather: float, angle: float = 0.0) -> np.ndarray:
   """`photo` with `face` resized into `box` and blended in by `feather_mask`.
 
   Pixels outside the box, and where the mask is 0, are left exactly as
@@ -237,17 +298,21 @@ def paste_face(photo: np.ndarray, face: np.ndarray, box: Box,
     face: (S, S, 3) uint8, e.g. an edited `crop_face`.
     box: the crop box the face came from.
     feather: see `feather_mask`.
+    angle: the crop's angle (see `crop_face`); the face is turned back.
 
   Returns:
     A new (H, W, 3) uint8 photo.
   """
-  rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
   side = box[2]
-  mask = feather_mask(side, feather)[box_rows, box_cols, None]
-  face = resize(face, (side, side))[box_rows, box_cols].astype(np.float64)
+  mask = feather_mask(side, feather)[..., None]
+  face = resize(face, (side, side)).astype(np.float64)
+  layers, box = _turn_back(np.concatenate([mask, face * mask], axis=-1),
+                           box, angle)
+  rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
+  mask, weighted_face = np.split(layers[box_rows, box_cols], [1], axis=-1)
   region = photo[rows, cols].astype(np.float64)
   out = photo.copy()
-  out[rows, cols] = np.rint(region * (1.0 - mask) + face * mask).astype(
+  out[rows, cols] = np.rint(region * (1.0 - mask) + weighted_face).astype(
       np.uint8)
   return out
 
@@ -261,7 +326,7 @@ def _resize_float(image: np.ndarray, side: int) -> np.ndarray:
 
 
 def paste_change(photo: np.ndarray, before: np.ndarray, after: np.ndarray,
-                 box: Box, feather: float) -> np.ndarray:
+                 box: Box, feather: float, angle: float = 0.0) -> np.ndarray:
   """`photo` with the edit's change, `after - before`, added inside `box`.
 
   The editor sees the face at its own small size; pasting its output would
@@ -276,20 +341,21 @@ def paste_change(photo: np.ndarray, before: np.ndarray, after: np.ndarray,
     after: (S, S, 3) uint8, its edit.
     box: the crop box.
     feather: see `feather_mask`.
+    angle: the crop's angle (see `crop_face`); the change is turned back.
 
   Returns:
     A new (H, W, 3) uint8 photo; exactly `photo` where the edit changed
     nothing or the mask is 0.
   """
-  rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
   side = box[2]
-  mask = feather_mask(side, feather)[box_rows, box_cols, None]
   change = _resize_float(after.astype(np.float32) - before.astype(np.float32),
-                         side)[box_rows, box_cols]
+                         side) * feather_mask(side, feather)[..., None]
+  change, box = _turn_back(change, box, angle)
+  rows, cols, box_rows, box_cols = _overlap(box, photo.shape)
   region = photo[rows, cols].astype(np.float64)
   out = photo.copy()
-  out[rows, cols] = np.clip(np.rint(region + change * mask), 0, 255).astype(
-      np.uint8)
+  out[rows, cols] = np.clip(np.rint(region + change[box_rows, box_cols]), 0,
+                            255).astype(np.uint8)
   return out
 
 

