@@ -26,6 +26,9 @@ def settings(label_key='expression', num_steps=30):
   section.num_steps = num_steps
   section.warmup_steps = 2
   section.learning_rate = 3e-3
+  # Off here, so a few steps memorise one batch; test_degradations_...
+  # checks that the step applies them.
+  section.augment.enabled = False
   return section
 
 
@@ -91,6 +94,19 @@ def test_training_reduces_the_loss(trained):
   state, losses, _ = trained
   assert int(state.step) == len(losses)
   assert np.mean(losses[-5:]) < 0.2 * np.mean(losses[:5]), losses
+
+
+def test_degradations_change_the_images_each_step_with_its_rng(
+    source, initial, first_batch):
+  degraded = classifier.ClassifierTrainer(
+      settings(), testing.tiny_data_config(), source,
+      num_classes=synthfaces.NUM_EXPRESSIONS)
+  degraded._settings.augment.enabled = True  # pylint: disable=protected-access
+  step = jax.jit(degraded.train_step)
+  losses = [float(step(initial, first_batch, jax.random.key(seed))[1]['loss'])
+            for seed in (0, 0, 1)]
+  assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+  assert abs(losses[0] - losses[2]) > 1e-4
 
 
 def test_step_updates_params_and_batch_statistics(initial, first_batch, step,

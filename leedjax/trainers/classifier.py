@@ -4,7 +4,8 @@ One trainer serves both: `settings.label_key` names the integer label field of
 the views it learns ('expression' for Psi, stage `classifier`; 'subject' for
 the evaluation's identity judge, stage `identity_judge`). The network is the
 ResNet-18-style `ExpressionClassifier`, trained with softmax cross-entropy and
-AdamW under a warmup + cosine schedule; flips come from the input pipeline.
+AdamW under a warmup + cosine schedule, on images degraded as real photos are
+(`data/augment.py`, in the step); flips come from the input pipeline.
 
 Later stages use the pure helpers: `predict` (logits and Psi's penultimate
 features, in eval mode) and `evaluate` (accuracy over an eval iterator).
@@ -20,6 +21,7 @@ import numpy as np
 import optax
 
 from leedjax import losses
+from leedjax.data import augment
 from leedjax.data import pipeline
 from leedjax.data import sharding
 from leedjax.data import synthfaces
@@ -175,9 +177,12 @@ class ClassifierTrainer:
 
   def train_step(self, state: TrainState, batch: base.Batch, rng: jax.Array,
                  frozen=None) -> tuple[TrainState, base.Metrics]:
-    """One AdamW step on the cross-entropy (the loop advances `step`)."""
-    del rng, frozen  # deterministic (flips are the pipeline's); no frozen nets
+    """One AdamW step on the cross-entropy of the (degraded) training images
+    (the loop advances `step`)."""
+    del frozen  # no frozen nets
     images = pipeline.to_float(batch['image'])
+    if self._settings.augment.enabled:
+      images = augment.degrade(images, rng, self._settings.augment)
     labels = batch[self.label_key]
 
     def objective(params):
