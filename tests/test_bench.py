@@ -34,3 +34,24 @@ def test_bench_prints_and_writes_step_figures(tmp_path):
     assert np.isclose(row['gflop_per_second'],
                       row['gflop_per_step'] / row['step_seconds'])
   assert 'GFLOP/s' in result.stdout and 'classifier' in result.stdout
+
+
+def test_compare_times_both_lowerings_side_by_side(tmp_path):
+  figures = tmp_path / 'bench.json'
+  result = subprocess.run(
+      [sys.executable, '-m', 'leedjax.bench',
+       '--config=configs/synthetic.py:smoke',
+       f'--config.data.data_dir={tmp_path / "tfds"}', '--devices=1',
+       '--trainers=neutralizer', '--steps=1', '--warmup=0',
+       '--compare=plain', f'--json={figures}'],
+      cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+      capture_output=True, text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = json.loads(figures.read_text())
+  assert [(row['trainer'], row['lowering']) for row in rows] == [
+      ('neutralizer', 'plain'), ('neutralizer', 'optimized')]
+  # The same work either way, give or take the sub-pixel form's zeros.
+  plain, optimized = (row['gflop_per_step'] for row in rows)
+  assert 0.5 * plain < optimized < 3 * plain
+  assert 'neutralizer on 1 device(s): optimized' in result.stdout
+  assert 'faster than plain' in result.stdout

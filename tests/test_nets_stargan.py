@@ -7,6 +7,7 @@ import pytest
 
 import nets_testing
 from leedjax.nets import layers
+from leedjax.nets import lowering
 from leedjax.nets import stargan
 
 
@@ -84,13 +85,16 @@ def test_small_networks_run_and_stay_in_range():
   assert nets_testing.all_finite((patch_scores, class_logits))
 
 
-def test_transposed_conv_matches_pytorch_semantics():
-  """PyTorch's ConvTranspose2d(4, 2, 1): out[2i - 1 + k] += x[i] @ W[..., k]."""
+@pytest.mark.parametrize('name', ['plain', 'optimized'])
+def test_transposed_conv_matches_pytorch_semantics(name):
+  """PyTorch's ConvTranspose2d(4, 2, 1): out[2i - 1 + k] += x[i] @ W[..., k],
+  in both lowerings."""
   rng = np.random.default_rng(0)
   x = rng.standard_normal((1, 3, 3, 2)).astype(np.float32)
-  layer = stargan.conv_transpose_like_torch(5, use_bias=False)
+  layer = stargan.ConvTransposeLikeTorch(5)
   kernel = rng.standard_normal((4, 4, 5, 2)).astype(np.float32)
-  got = layer.apply({'params': {'kernel': kernel}}, x)[0]
+  with lowering.use_lowering(name):
+    got = layer.apply({'params': {'kernel': kernel}}, x)[0]
   torch_weight = kernel.transpose(3, 2, 0, 1)  # (in, out, kh, kw)
   padded = np.zeros((3 * 2 + 2, 3 * 2 + 2, 5), np.float32)
   for i in range(3):

@@ -15,7 +15,7 @@ Conventions (every module in `leedjax.nets` follows them):
   * `width` scales every channel count (see `scaled_channels`); the papers'
     layouts are `width=1`.
   * Modules hold no training logic.
-  * Convolutions are `Conv` (flax's, with `small_map_conv` inside).
+  * Convolutions are `Conv` (flax's, computed by `lowering`).
 """
 
 import math
@@ -25,10 +25,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-Dtype = Any
+from leedjax.nets import lowering
 
-# Output maps at most this many pixels go through `small_map_conv`'s matmul.
-SMALL_MAP_PIXELS = 4
+Dtype = Any
 
 # PyTorch's BatchNorm2d and InstanceNorm2d defaults (momentum 0.1 there is
 # 0.9 here: flax weighs the old running value).
@@ -36,56 +35,10 @@ BATCH_NORM_MOMENTUM = 0.9
 NORM_EPSILON = 1e-5
 
 
-def small_map_conv(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                   rhs_dilation=None, dimension_numbers=None,
-                   feature_group_count=1, precision=None, **kwargs):
-  """`lax.conv_general_dilated`, as one matmul over gathered patches where
-  the output map is tiny.
-
-  XLA's CPU convolution runs a 3x3 conv to a 2x2 map at ~2 GFLOP/s where
-  the same work as a matmul runs at ~160 (measured on this project's 2-core
-  machine); LEED's codes are 2x2 at 32 px. Same parameters, same result up
-  to float summation order; any other case is passed through unchanged.
-  """
-  def passthrough():
-    return jax.lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count, precision=precision,
-        **kwargs)
-
-  nhwc = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape,
-                                        ('NHWC', 'HWIO', 'NHWC'))
-  plain = (lhs.ndim == 4
-           and all(d in (None, 1) for d in (*(lhs_dilation or ()),
-                                            *(rhs_dilation or ())))
-           and feature_group_count == 1 and not kwargs
-           and jax.lax.conv_dimension_numbers(
-               lhs.shape, rhs.shape, dimension_numbers) == nhwc)
-  if not plain:
-    return passthrough()
-  kernel_h, kernel_w = rhs.shape[:2]
-  if isinstance(padding, str):
-    padding = jax.lax.padtype_to_pads(lhs.shape[1:3], (kernel_h, kernel_w),
-                                      (1, 1), padding)
-  padded = jnp.pad(lhs, ((0, 0), *padding, (0, 0)))
-  stride_h, stride_w = window_strides
-  out_h = (padded.shape[1] - kernel_h) // stride_h + 1
-  out_w = (padded.shape[2] - kernel_w) // stride_w + 1
-  if out_h * out_w > SMALL_MAP_PIXELS or out_h < 1 or out_w < 1:
-    return passthrough()
-  patches = jnp.concatenate(
-      [padded[:, i:i + stride_h * (out_h - 1) + 1:stride_h,
-              j:j + stride_w * (out_w - 1) + 1:stride_w, :]
-       for i in range(kernel_h) for j in range(kernel_w)], axis=-1)
-  return jnp.matmul(patches, rhs.reshape(-1, rhs.shape[-1]),
-                    precision=precision)
-
-
 class Conv(nn.Conv):
-  """flax's Conv (same parameters and names) computing tiny output maps
-  with `small_map_conv`."""
-  conv_general_dilated: Any = small_map_conv
+  """flax's Conv (same parameters and names) whose convolution is computed
+  by `leedjax.nets.lowering` (fast forms on XLA:CPU)."""
+  conv_general_dilated: Any = lowering.conv_general_dilated
 
 
 def scaled_channels(base: int, width: float) -> int:

@@ -18,22 +18,36 @@ import jax
 import jax.numpy as jnp
 
 from leedjax.nets import layers
+from leedjax.nets import lowering
 
 LEAKY_SLOPE = 0.01
 DEFAULT_DISCRIMINATOR_STAGES = 6
 
 
-def conv_transpose_like_torch(features: int, **kwargs) -> nn.ConvTranspose:
-  """PyTorch's ConvTranspose2d(kernel 4, stride 2, padding 1) in flax.
+class ConvTransposeLikeTorch(nn.Module):
+  """PyTorch's ConvTranspose2d(kernel 4, stride 2, padding 1), no bias.
 
-  PyTorch pads the stride-dilated input by kernel - 1 - padding = 2 on each
-  side and correlates with the flipped kernel (`transpose_kernel=True`), so
-  the output is exactly twice the input and a PyTorch weight (in, out, kh,
-  kw) maps to this kernel (kh, kw, out, in) by a transpose.
+  The output is exactly twice the input. The kernel is stored as flax's
+  `ConvTranspose(transpose_kernel=True)` stores it, (4, 4, features, in),
+  so a PyTorch weight (in, out, kh, kw) maps to it by a transpose. It is
+  computed by `lowering.conv_transpose_4x4_stride_2` (on a CPU, a sub-pixel
+  convolution whose gradients avoid XLA's slow dilated convolutions).
+
+  Attributes:
+    features: output channels.
+    dtype: computation dtype.
+    param_dtype: parameter dtype.
   """
-  return nn.ConvTranspose(features, (4, 4), strides=(2, 2),
-                          padding=((2, 2), (2, 2)), transpose_kernel=True,
-                          **kwargs)
+  features: int
+  dtype: layers.Dtype = jnp.float32
+  param_dtype: layers.Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (4, 4, self.features, x.shape[-1]), self.param_dtype)
+    return lowering.conv_transpose_4x4_stride_2(x.astype(self.dtype),
+                                                kernel.astype(self.dtype))
 
 
 class ResidualBlock(nn.Module):
@@ -116,7 +130,9 @@ class Generator(nn.Module):
                         name=f'residual{index + 1}')(x)
     for index in (1, 2):
       channels //= 2
-      x = conv_transpose_like_torch(channels, name=f'up{index}', **common)(x)
+      x = ConvTransposeLikeTorch(channels, dtype=self.dtype,
+                                 param_dtype=self.param_dtype,
+                                 name=f'up{index}')(x)
       x = self._norm_relu(x, f'up{index}_in')
     x = layers.Conv(3, (7, 7), padding=3, name='to_image', **common)(x)
     return jnp.tanh(x)
