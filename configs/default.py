@@ -5,6 +5,8 @@ Every tunable is a field here; `--config.a.b=value` overrides any of them.
 
 import ml_collections
 
+from leedjax.nets import leed as leed_nets
+
 # RaFD's camera angles (degrees of yaw).
 RAFD_ANGLES = (-90.0, -45.0, 0.0, 45.0, 90.0)
 
@@ -85,6 +87,10 @@ def get_config() -> ml_collections.ConfigDict:
   neutralizer.lambda_cls = 1.0
   neutralizer.lambda_rec = 10.0
   neutralizer.lambda_gp = 10.0
+  # Not in StarGAN's release: neutral faces come from a moving average of
+  # G's parameters (StarGAN v2's practice), which averages away the noise
+  # of the last updates; 0 uses G itself.
+  neutralizer.ema_decay = 0.999
   # Comparison only: the cache stage takes SynthFaces' rendered true neutral
   # faces instead of StarGAN's. That is an oracle no real dataset has, so it
   # must never be the default; it measures what a perfect neutralizer buys.
@@ -104,6 +110,11 @@ def get_config() -> ml_collections.ConfigDict:
   # E's downsampling: 16 is the tables' (8x8 codes at 128 px); 8, 4 or 2
   # keep that 8x8 code at 64, 32 or 16 px.
   leed.code_stride = 16
+  # Channels of E's conv blocks (a max-pool before blocks 2 .. log2(stride)
+  # + 1; the last conv is the code) and of Dec's stages (upsampling before
+  # the last log2(stride)), at width 1: the supplementary Tables 6 and 7.
+  leed.encoder_blocks = leed_nets.ENCODER_BLOCKS
+  leed.decoder_stages = leed_nets.DECODER_STAGES
   leed.batch_size = 24
   leed.num_steps = 30_150        # 100 epochs of RaFD's 7,236 training images
   leed.learning_rate = 1e-4
@@ -147,8 +158,12 @@ def get_config() -> ml_collections.ConfigDict:
   # real-face classifier (for photographs; `--judge=fer` adds it).
   evaluate.judges = ('psi',)
   evaluate.fid_batch_size = 50
-  # Table 2's R+G: train Psi's recipe on real plus edited training images.
+  # FID (the ported Inception at 299 px: most of the evaluation's time on
+  # a CPU) and Table 2's R+G (Psi's recipe trained on real plus edited
+  # training images); off for a quick look at the other scores.
+  evaluate.fid = True
   evaluate.real_plus_generated = True
+  evaluate.figures = True
   # Figures: pairs shown, the alphas of the interpolation grid (Fig. 7), the
   # reference expression of the camera-angle grid (Fig. 5), and the t-SNE
   # of Fig. 4 (test images embedded, perplexity).
@@ -175,6 +190,9 @@ def classifier_config(label_key: str) -> ml_collections.ConfigDict:
   section = ml_collections.ConfigDict()
   section.label_key = label_key   # the integer label field it learns
   section.width = 1.0             # channel multiplier (1: ResNet-18)
+  # 4: ResNet-18's 7x7 stride-2 stem and max-pool; 2 or 1: one 3x3 conv of
+  # that stride (1: CIFAR ResNets'), which keeps small images' detail.
+  section.stem_stride = 4
   section.num_steps = 5_000
   section.batch_size = 64
   section.learning_rate = 1e-3

@@ -26,6 +26,7 @@ from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.nets import leed as leed_nets
 from leedjax.nets import stargan as stargan_nets
+from leedjax.trainers import leed as leed_lib
 from leedjax.trainers import stargan
 
 EDIT_NETS = ('encoder', 'decoder', 'extractor', 'interpolator')
@@ -45,12 +46,16 @@ class EditorSpec:
   num_classes: int             # G's domains (expressions)
   neutral_class: int = synthfaces.NEUTRAL
   code_stride: int = leed_nets.CODE_STRIDE  # config.leed.code_stride
+  encoder_blocks: tuple = leed_nets.ENCODER_BLOCKS
+  decoder_stages: tuple = leed_nets.DECODER_STAGES
 
   def leed_networks(self) -> dict[str, Any]:
     return {'encoder': leed_nets.Encoder(width=self.width,
-                                         code_stride=self.code_stride),
+                                         code_stride=self.code_stride,
+                                         blocks=self.encoder_blocks),
             'decoder': leed_nets.Decoder(width=self.width,
-                                         code_stride=self.code_stride),
+                                         code_stride=self.code_stride,
+                                         stages=self.decoder_stages),
             'extractor': leed_nets.Extractor(width=self.width),
             'interpolator': leed_nets.Interpolator(width=self.width)}
 
@@ -168,20 +173,23 @@ def load_editor(workdir) -> Editor:
       root / 'neutralizer' / 'checkpoints')['state']
   leed_state = checkpoints.read_as_numpy(
       root / 'leed' / 'checkpoints')['state']
-  generator_params = neutralizer_state['params'][stargan.GENERATOR]
+  generator_params = stargan.generator_params(neutralizer_state['params'])
   spec = EditorSpec(
       image_size=int(config['data']['image_size']),
       width=float(config['leed']['width']),
       g_conv_dim=int(config['neutralizer']['g_conv_dim']),
       num_residual_blocks=int(config['neutralizer']['num_residual_blocks']),
       num_classes=_generator_classes(generator_params),
-      # Workdirs from before code_stride existed used the tables' 16.
+      # Workdirs from before these fields existed used the tables'.
       code_stride=int(config['leed'].get('code_stride',
-                                         leed_nets.CODE_STRIDE)))
+                                         leed_nets.CODE_STRIDE)),
+      encoder_blocks=leed_lib.layout(config['leed'].get(
+          'encoder_blocks', leed_nets.ENCODER_BLOCKS)),
+      decoder_stages=leed_lib.layout(config['leed'].get(
+          'decoder_stages', leed_nets.DECODER_STAGES)))
   return Editor(
       spec=spec,
-      neutralizer=jax.tree.map(jnp.asarray, _variables(neutralizer_state,
-                                                       stargan.GENERATOR)),
+      neutralizer=jax.tree.map(jnp.asarray, {'params': generator_params}),
       leed=jax.tree.map(jnp.asarray, {name: _variables(leed_state, name)
                                       for name in EDIT_NETS}))
 

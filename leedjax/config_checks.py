@@ -61,6 +61,19 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            'leed.code_stride', config.leed.code_stride,
            f'E downsamples by one of {leed_nets.CODE_STRIDES} (16: the '
            'paper\'s tables).')
+  resamplings = leed_nets.num_resamplings(config.leed.code_stride)
+  for field in ('encoder_blocks', 'decoder_stages'):
+    blocks = config.leed[field]
+    _require(len(blocks) > resamplings and all(
+        len(block) and all(int(c) > 0 for c in block) for block in blocks),
+             f'leed.{field}', blocks,
+             f'give at least {resamplings + 1} non-empty tuples of positive '
+             f'channel counts for code_stride {config.leed.code_stride}, e.g. '
+             '((64,), (128,), (256,)).')
+  _require(config.neutralizer.get('ema_decay', 0.0) >= 0.0 and
+           config.neutralizer.get('ema_decay', 0.0) < 1.0,
+           'neutralizer.ema_decay', config.neutralizer.get('ema_decay'),
+           'must lie in [0, 1) (0: no moving average).')
 
   grid = data.synthfaces
   _require(grid.num_subjects >= 2, 'data.synthfaces.num_subjects',

@@ -71,3 +71,35 @@ def test_bfloat16_computation_keeps_float32_parameters():
       jax.random.key(0), images)
   assert nets_testing.dtype_names(out) == {'bfloat16'}
   assert nets_testing.dtype_names(variables) == {'float32'}
+
+
+def _stage_sizes(model, image_size):
+  def is_block(module, method):
+    return isinstance(module, classifier.BasicBlock) and method == '__call__'
+  images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
+  _, variables = jax.eval_shape(
+      functools.partial(model.init_with_output, train=False,
+                        capture_intermediates=is_block),
+      jax.random.key(0), images)
+  return {name: value['__call__'][0].shape[1]
+          for name, value in variables['intermediates'].items()
+          if name.endswith('block2')}
+
+
+@pytest.mark.parametrize('stem_stride,first_stage', [(4, 8), (2, 16),
+                                                      (1, 32)])
+def test_stem_stride_sets_the_first_stages_resolution(stem_stride,
+                                                      first_stage):
+  model = classifier.ExpressionClassifier(num_classes=3, width=1 / 8,
+                                          stem_stride=stem_stride)
+  assert _stage_sizes(model, 32) == {
+      'stage1_block2': first_stage, 'stage2_block2': first_stage // 2,
+      'stage3_block2': first_stage // 4, 'stage4_block2': first_stage // 8}
+
+
+def test_unknown_stem_stride_is_refused():
+  model = classifier.ExpressionClassifier(num_classes=3, width=1 / 8,
+                                          stem_stride=3)
+  with pytest.raises(ValueError, match='stem_stride'):
+    nets_testing.abstract_variables(model, jnp.zeros((1, 32, 32, 3)),
+                                    train=False)

@@ -257,3 +257,43 @@ def test_bfloat16_computation_keeps_float32_parameters():
     name = type(model).__name__
     assert nets_testing.dtype_names(out) == {'bfloat16'}, name
     assert nets_testing.dtype_names(variables) == {'float32'}, name
+
+
+def test_small_image_layouts_set_depth_and_keep_the_code_shape():
+  blocks = ((64,), (128, 128), (256, 256), (512,))
+  stages = ((256, 256), (128, 128), (64, 64))
+  images = jax.ShapeDtypeStruct((B, 32, 32, 3), jnp.float32)
+  encoder = leed.Encoder(width=0.25, code_stride=4, blocks=blocks)
+  code, shapes, _ = _abstract_init(encoder, images)
+  assert code == (B, 8, 8, 128)
+  assert shapes == {'conv1_1': (32, 32, 16), 'conv2_1': (16, 16, 32),
+                    'conv2_2': (16, 16, 32), 'conv3_1': (8, 8, 64),
+                    'conv3_2': (8, 8, 64), 'conv4_1': (8, 8, 128)}
+  decoder = leed.Decoder(width=0.25, code_stride=4, stages=stages)
+  out, shapes, _ = _abstract_init(
+      decoder, jax.ShapeDtypeStruct(code, jnp.float32), train=False)
+  assert out == (B, 32, 32, 3)
+  assert shapes['stage1_conv2'] == (8, 8, 64)
+  assert shapes['stage2_conv1'] == (16, 16, 32)
+  assert shapes['stage3_conv2'] == (32, 32, 16)
+
+
+def test_the_code_conv_is_linear_in_any_layout():
+  encoder = leed.Encoder(width=0.125, code_stride=4,
+                         blocks=((64,), (128,), (512,)))
+  images = jnp.asarray(np.random.default_rng(0).normal(size=(2, 16, 16, 3)),
+                       jnp.float32)
+  variables = encoder.init(jax.random.key(0), images)
+  code = encoder.apply(variables, images)
+  assert float(jnp.min(code)) < 0  # no ReLU after the last conv
+
+
+@pytest.mark.parametrize('module,argument', [
+    (leed.Encoder, 'blocks'), (leed.Decoder, 'stages')])
+def test_layouts_too_short_for_the_stride_are_refused(module, argument):
+  model = module(code_stride=4, **{argument: ((64,), (64,))})
+  inputs = ((jnp.zeros((1, 16, 16, 3)),) if module is leed.Encoder
+            else (jnp.zeros((1, 4, 4, 8)),))
+  kwargs = {} if module is leed.Encoder else {'train': False}
+  with pytest.raises(ValueError, match='at least 3'):
+    nets_testing.abstract_variables(model, *inputs, **kwargs)

@@ -7,6 +7,7 @@ _COLUMNS = (
     ('ssim_true', 'SSIM, exact answer', '{:.4f}'),
     ('lpips_paper', 'LPIPS, paper', '{:.4f}'),
     ('lpips_true', 'LPIPS, exact answer', '{:.4f}'),
+    ('ssim_input', 'SSIM to its input', '{:.4f}'),
     ('expression_accuracy', 'expression (Psi)', '{:.1%}'),
     ('fer_expression_accuracy', 'expression (fer)', '{:.1%}'),
     ('identity_retention', 'identity', '{:.1%}'),
@@ -87,7 +88,8 @@ def markdown(report: dict) -> str:
   ceilings = report['judge_ceilings']
   if ceilings:
     lines += ['', 'The judges on the exact answers (the most an edit can '
-              'score with them): ' + ', '.join(
+              'score with them), sharp and after losing all detail finer '
+              'than 16 px: ' + ', '.join(
                   f'{key.replace("_", " ")} {_cell(value, "{:.1%}")}'
                   for key, value in ceilings.items()) + '.']
   if 'tsne_neighbour_agreement' in report:

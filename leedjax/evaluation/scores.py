@@ -70,6 +70,18 @@ def fer_judgeable(class_names, labels) -> np.ndarray:
   return np.array([class_names[label] in names for label in labels])
 
 
+def at_resolution(images, side: int) -> np.ndarray:
+  """uint8 images that lost all detail finer than `side` pixels: resized
+  down to side x side (bilinear, antialiased) and back (bicubic), as an
+  edit only as sharp as a `side`-pixel image would look."""
+  images = np.asarray(images)
+  small = jax.image.resize(jnp.asarray(images, jnp.float32),
+                           (images.shape[0], side, side, images.shape[3]),
+                           'bilinear', antialias=True)
+  back = jax.image.resize(small, images.shape, 'bicubic')
+  return np.asarray(jnp.clip(jnp.round(back), 0, 255), np.uint8)
+
+
 def mean(values) -> float | None:
   """The mean as a float, or None for no values (a JSON null)."""
   values = np.asarray(values, np.float64)

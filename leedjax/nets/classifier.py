@@ -6,7 +6,10 @@ they are 512*width wide (`feature_dim`). The layout is ResNet-18's
 (He et al. 2016): a 7x7 stride-2 stem and 3x3 stride-2 max-pool, four
 stages of two basic blocks (64, 128, 256, 512 channels; stages 2-4 halve the
 resolution), global average pooling, a linear classifier. At 32 px the last
-stage is 1x1; smaller images are rejected.
+stage is 1x1; smaller images are rejected. A `stem_stride` of 2 or 1
+replaces the stem and max-pool (which downsample 4x) by one 3x3 conv of
+that stride (1: CIFAR ResNets' stem), so small images keep their detail: at
+32 px the first stage sees 16x16 or 32x32 instead of 8x8.
 """
 
 import functools
@@ -18,6 +21,7 @@ import jax.numpy as jnp
 from leedjax.nets import layers
 
 MIN_IMAGE_SIZE = 32
+STEM_STRIDES = (4, 2, 1)
 _STAGE_CHANNELS = (64, 128, 256, 512)
 _BLOCKS_PER_STAGE = 2
 
@@ -66,11 +70,14 @@ class ExpressionClassifier(nn.Module):
   Attributes:
     num_classes: number of expression classes.
     width: channel multiplier; features are `feature_dim(width)` wide.
+    stem_stride: 4 (ResNet-18's 7x7 stride-2 conv and 3x3 stride-2
+      max-pool), or 2 or 1 (one 3x3 conv of that stride, for small images).
     dtype: computation dtype.
     param_dtype: parameter dtype.
   """
   num_classes: int
   width: float = 1.0
+  stem_stride: int = 4
   dtype: layers.Dtype = jnp.float32
   param_dtype: layers.Dtype = jnp.float32
 
@@ -91,14 +98,21 @@ class ExpressionClassifier(nn.Module):
     if size < MIN_IMAGE_SIZE:
       raise ValueError(f'ExpressionClassifier needs images of at least '
                        f'{MIN_IMAGE_SIZE} px, got {size}')
-    x = layers.Conv(layers.scaled_channels(64, self.width), (7, 7), strides=2,
-                padding=3, use_bias=False, dtype=self.dtype,
-                param_dtype=self.param_dtype,
-                name='stem')(images.astype(self.dtype))
-    x = layers.batch_norm(train, dtype=self.dtype,
-                          param_dtype=self.param_dtype, name='stem_bn')(x)
-    x = nn.max_pool(nn.relu(x), (3, 3), strides=(2, 2),
-                    padding=((1, 1), (1, 1)))
+    if self.stem_stride not in STEM_STRIDES:
+      raise ValueError(f'classifier stem_stride must be one of '
+                       f'{STEM_STRIDES}, got {self.stem_stride!r}')
+    imagenet = self.stem_stride == 4
+    x = layers.Conv(layers.scaled_channels(64, self.width),
+                    (7, 7) if imagenet else (3, 3),
+                    strides=2 if imagenet else self.stem_stride,
+                    padding=3 if imagenet else 1, use_bias=False,
+                    dtype=self.dtype, param_dtype=self.param_dtype,
+                    name='stem')(images.astype(self.dtype))
+    x = nn.relu(layers.batch_norm(train, dtype=self.dtype,
+                                  param_dtype=self.param_dtype,
+                                  name='stem_bn')(x))
+    if imagenet:
+      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     for stage, base in enumerate(_STAGE_CHANNELS):
       for block in range(_BLOCKS_PER_STAGE):
         strides = 2 if stage > 0 and block == 0 else 1

@@ -37,10 +37,20 @@ MIN_CODE_SIZE = MIN_IMAGE_SIZE // max(CODE_STRIDES)
 MAX_CODE_SIZE = MAX_IMAGE_SIZE // min(CODE_STRIDES)
 
 # Table 6: VGG19's conv blocks up to conv5_1; a max-pool precedes blocks 2-5.
-_ENCODER_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,))
-# Table 7: channels per resolution; a 2x nearest upsampling precedes every
-# stage after the first, and a linear 3-channel conv ends the last.
-_DECODER_STAGES = ((512,), (256,) * 4, (128,) * 4, (64,) * 2, (64,))
+# (Channels at width 1; each inner tuple is one block's convs.)
+ENCODER_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,))
+# Table 7: channels per resolution; a 2x nearest upsampling precedes the
+# last stages, and a linear 3-channel conv ends the last.
+DECODER_STAGES = ((512,), (256,) * 4, (128,) * 4, (64,) * 2, (64,))
+
+
+def _check_layout(layout, *, what: str, resamplings: int) -> tuple:
+  layout = tuple(tuple(int(c) for c in block) for block in layout)
+  if len(layout) < resamplings + 1 or not all(layout):
+    raise ValueError(
+        f'LEED {what} needs at least {resamplings + 1} non-empty blocks of '
+        f'channels for {resamplings} resamplings, got {layout}')
+  return layout
 
 
 def code_channels(width: float = 1.0) -> int:
@@ -87,11 +97,15 @@ class Encoder(nn.Module):
     width: channel multiplier.
     code_stride: 16 (the table: a pool before blocks 2-5), or 8, 4, 2 (the
       pools before the last blocks dropped).
+    blocks: channels of each block's convs at width 1 (the table's VGG19
+      layout by default); a max-pool precedes blocks 2 .. log2(stride) + 1.
+      Small images may use fewer, shallower blocks (docs/design.md).
     dtype: computation dtype.
     param_dtype: parameter dtype.
   """
   width: float = 1.0
   code_stride: int = CODE_STRIDE
+  blocks: tuple = ENCODER_BLOCKS
   dtype: layers.Dtype = jnp.float32
   param_dtype: layers.Dtype = jnp.float32
 
@@ -108,14 +122,15 @@ class Encoder(nn.Module):
     code_size(layers.square_size(images, what='Encoder input'),
               self.code_stride)
     pools = num_resamplings(self.code_stride)
+    blocks = _check_layout(self.blocks, what='Encoder', resamplings=pools)
     conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = images.astype(self.dtype)
-    for block, channels in enumerate(_ENCODER_BLOCKS, start=1):
+    for block, channels in enumerate(blocks, start=1):
       if 1 < block <= pools + 1:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
       for index, base in enumerate(channels, start=1):
-        last = block == len(_ENCODER_BLOCKS)
+        last = block == len(blocks) and index == len(channels)
         # He initialisation keeps the signal's scale through 13 ReLU convs
         # with no normalisation (the default LeCun one shrinks it ~4000x,
         # leaving codes nearly independent of the image at the start).
@@ -123,7 +138,8 @@ class Encoder(nn.Module):
                  kernel_init=(nn.initializers.lecun_normal() if last else
                               nn.initializers.kaiming_normal()),
                  name=f'conv{block}_{index}')(x)
-        # conv5_1 stays linear so the code is not clipped at zero.
+        # The code's conv (conv5_1) stays linear so the code is not
+        # clipped at zero.
         if not last:
           x = nn.relu(x)
     return x
@@ -139,11 +155,14 @@ class Decoder(nn.Module):
     width: channel multiplier (the output keeps 3 channels).
     code_stride: the encoder's; below 16 the first upsamplings are dropped
       (the last stages, at the image's resolution, stay).
+    stages: channels of each stage's convs at width 1 (the table's layout by
+      default); an upsampling precedes the last log2(stride) stages.
     dtype: computation dtype.
     param_dtype: parameter dtype.
   """
   width: float = 1.0
   code_stride: int = CODE_STRIDE
+  stages: tuple = DECODER_STAGES
   dtype: layers.Dtype = jnp.float32
   param_dtype: layers.Dtype = jnp.float32
 
@@ -159,11 +178,14 @@ class Decoder(nn.Module):
       Images, (B, stride*c, stride*c, 3).
     """
     _check_code(code, what='Decoder input')
-    first_upsampled = len(_DECODER_STAGES) - num_resamplings(self.code_stride)
+    upsamplings = num_resamplings(self.code_stride)
+    stages = _check_layout(self.stages, what='Decoder',
+                           resamplings=upsamplings)
+    first_upsampled = len(stages) - upsamplings
     conv = functools.partial(layers.Conv, kernel_size=(3, 3), padding=1,
                              dtype=self.dtype, param_dtype=self.param_dtype)
     x = code.astype(self.dtype)
-    for stage, channels in enumerate(_DECODER_STAGES, start=1):
+    for stage, channels in enumerate(stages, start=1):
       if stage > first_upsampled:
         x = layers.upsample_nearest(x)
       for index, base in enumerate(channels, start=1):

@@ -222,11 +222,13 @@ class _Judges:
     return scores.mean(predicted == labels[judgeable])
 
 
-def _score(edits, fid, wanted_expression, subject, target_sets, judges,
-           lpips_params, batch_size) -> dict:
+def _score(edits, inputs, fid, wanted_expression, subject, target_sets,
+           judges, lpips_params, batch_size) -> dict:
   row = {'fid': fid,
          'expression_accuracy': scores.mean(judges.psi(edits)
-                                            == wanted_expression)}
+                                            == wanted_expression),
+         # How far the edit moved from the input it started from.
+         'ssim_input': scores.mean(scores.ssim(edits, inputs, batch_size))}
   identity = judges.identity(edits)
   row['identity_retention'] = (None if identity is None
                                else scores.mean(identity == subject))
@@ -239,6 +241,27 @@ def _score(edits, fid, wanted_expression, subject, target_sets, judges,
     row['fer_expression_accuracy'] = judges.fer_accuracy(edits,
                                                          wanted_expression)
   return row
+
+
+# The judges are also scored on exact answers that lost all detail finer
+# than this many pixels: they must judge content, not sharpness.
+DEGRADED_SIDE = 16
+
+
+def _judge_ceilings(judges, truth, wanted_expression, subject) -> dict:
+  """The judges' scores of SynthFaces' exact answers (the most an edit can
+  score), sharp and at `DEGRADED_SIDE` px."""
+  ceilings = {}
+  for suffix, images in (('', truth), (f'_at_{DEGRADED_SIDE}px',
+                                       scores.at_resolution(truth,
+                                                            DEGRADED_SIDE))):
+    ceilings['expression_accuracy' + suffix] = scores.mean(
+        judges.psi(images) == wanted_expression)
+    identity = judges.identity(images)
+    if identity is not None:
+      ceilings['identity_retention' + suffix] = scores.mean(identity
+                                                            == subject)
+  return ceilings
 
 
 def _generated_training_edits(context, editor_outputs, seed: int):
@@ -361,26 +384,29 @@ def run(context, stage_dir) -> dict:
   judges = _Judges(context, class_names)
   from leedjax.weights import inception as inception_weights  # pylint: disable=g-import-not-at-top
   from leedjax.weights import vgg16  # pylint: disable=g-import-not-at-top
-  inception = inception_weights.load_inception_params()
   lpips_params = vgg16.load_lpips_params()
-  with _part('FID features of the real test images'):
-    real_features = scores.inception_features(inception, records['image'],
-                                              settings.fid_batch_size)
-  real = fid_lib.FrechetReference(real_features)
+  if settings.fid:
+    inception = inception_weights.load_inception_params()
+    with _part('FID features of the real test images'):
+      real_features = scores.inception_features(inception, records['image'],
+                                                settings.fid_batch_size)
+    real = fid_lib.FrechetReference(real_features)
   wanted = records['expression'][references]
   table = {}
   for name, edits in methods.items():
     with _part(f'{name}: FID, SSIM, LPIPS and the judges'):
-      if name == 'copy_input':
+      if not settings.fid:
+        fid = None
+      elif name == 'copy_input':
         fid = 0.0  # the real test images themselves
       elif name == 'copy_reference':  # real test images, resampled
         fid = real.fid(real_features[references])
       else:
         fid = real.fid(scores.inception_features(inception, edits,
                                                   settings.fid_batch_size))
-      table[name] = _score(edits, fid, wanted, records['subject'],
-                           target_sets, judges, lpips_params,
-                           settings.batch_size)
+      table[name] = _score(edits, records['image'], fid, wanted,
+                           records['subject'], target_sets, judges,
+                           lpips_params, settings.batch_size)
 
   protocols = {'R': scores.mean(judges.psi(records['image'])
                                 == records['expression']),
@@ -398,12 +424,9 @@ def run(context, stage_dir) -> dict:
 
   ceilings = {}
   if 'true' in target_sets:
-    truth = target_sets['true'][0]
-    ceilings['expression_accuracy'] = scores.mean(judges.psi(truth) == wanted)
-    identity = judges.identity(truth)
-    if identity is not None:
-      ceilings['identity_retention'] = scores.mean(identity
-                                                   == records['subject'])
+    with _part('the judges on the exact answers, sharp and at 16 px'):
+      ceilings = _judge_ceilings(judges, target_sets['true'][0], wanted,
+                                 records['subject'])
 
   report = {
       'settings': {'num_pairs': len(references), 'pairing': settings.pairing,
@@ -419,7 +442,7 @@ def run(context, stage_dir) -> dict:
       'classification_protocols': protocols,
       'judge_ceilings': ceilings,
   }
-  if jax.process_index() == 0:
+  if jax.process_index() == 0 and settings.figures:
     with _part('figures'):
       report['figures'] = _figures(context, stage_dir, records, references,
                                    neutral, methods, target_sets, editors,
@@ -461,11 +484,17 @@ def _results(context, report) -> dict:
   if 'R+G' in report['classification_protocols']:
     results['expression_accuracy_real_plus_generated'] = (
         report['classification_protocols']['R+G'])
+  results['ssim_edit_to_input'] = leed['ssim_input']
   if 'ssim_true' in leed:
     results.update(ssim_edit=leed['ssim_true'],
                    ssim_copy_input=methods['copy_input']['ssim_true'],
                    ssim_copy_reference=methods['copy_reference']['ssim_true'],
                    lpips_edit=leed['lpips_true'])
+  if 'stargan' in methods:
+    results.update(
+        stargan_identity_retention=methods['stargan']['identity_retention'],
+        stargan_expression_accuracy=methods['stargan']['expression_accuracy'],
+        stargan_ssim=methods['stargan'].get('ssim_true'))
   for key, value in report['judge_ceilings'].items():
     results[f'{key}_of_true_edits'] = value
   results['wall_seconds'] = round(_earlier_stages_seconds(context)

@@ -27,7 +27,8 @@ def _trainer(context):
 
 
 def _outputs(context, trainer, state):
-  variables = state.variables(stargan.GENERATOR)
+  # G has no batch statistics; the moving average where there is one.
+  variables = {'params': stargan.generator_params(state.params)}
   neutralize = jax.jit(functools.partial(stargan.neutralize,
                                          trainer.generator))
   context.outputs['neutralizer'] = {

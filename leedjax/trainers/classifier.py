@@ -48,7 +48,8 @@ def make_model(settings: ml_collections.ConfigDict,
                num_classes: int) -> ExpressionClassifier:
   """The classifier network of a stage's settings (e.g. config.classifier)."""
   return ExpressionClassifier(num_classes=num_classes,
-                              width=float(settings.width))
+                              width=float(settings.width),
+                              stem_stride=int(settings.stem_stride))
 
 
 def learning_rate_schedule(

@@ -72,8 +72,10 @@ def make_networks(config: ml_collections.ConfigDict, feature_dim: int,
   width = config.width
   return {
       'encoder': leed_nets.Encoder(width=width, code_stride=config.code_stride,
+                                   blocks=layout(config.encoder_blocks),
                                    dtype=dtype),
       'decoder': leed_nets.Decoder(width=width, code_stride=config.code_stride,
+                                   stages=layout(config.decoder_stages),
                                    dtype=dtype),
       'extractor': leed_nets.Extractor(width=width, dtype=dtype),
       'interpolator': leed_nets.Interpolator(width=width, dtype=dtype),
@@ -84,6 +86,12 @@ def make_networks(config: ml_collections.ConfigDict, feature_dim: int,
                                            dtype=dtype),
       'siamese': leed_nets.SiameseNet(width=config.siamese_width, dtype=dtype),
   }
+
+
+def layout(blocks) -> tuple:
+  """A config's channel layout (lists from JSON, tuples in Python) as the
+  nested tuples the networks take."""
+  return tuple(tuple(int(channels) for channels in block) for block in blocks)
 
 
 def learning_rate_schedule(config: ml_collections.ConfigDict):

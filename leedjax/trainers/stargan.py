@@ -33,6 +33,10 @@ from leedjax.trainers.state import TrainState
 
 GENERATOR = 'generator'
 DISCRIMINATOR = 'discriminator'
+# An exponential moving average of G's parameters (StarGAN v2's practice):
+# it averages away the high-frequency noise the last updates leave in G's
+# images. Updated after every G update; trained by no optimizer.
+GENERATOR_EMA = 'generator_ema'
 # Examples (columns) in the sample grid.
 NUM_SAMPLES = 8
 
@@ -62,6 +66,12 @@ def decay_schedule(learning_rate: float, num_updates: int) -> optax.Schedule:
        optax.linear_schedule(learning_rate, 0.0,
                              max(num_updates - constant_steps, 1))],
       boundaries=[constant_steps])
+
+
+def generator_params(params: dict) -> dict:
+  """The generator parameters to use once trained: the moving average where
+  the state keeps one, else G's own."""
+  return params.get(GENERATOR_EMA, params[GENERATOR])
 
 
 def translate(generator: Generator, generator_variables, images: jax.Array,
@@ -211,6 +221,9 @@ class StarGANTrainer:
     self.label_key = str(settings.label_key)
     self.frozen = None  # no frozen networks
     self.n_critic = int(settings.n_critic)
+    self.ema_decay = float(settings.ema_decay)
+    if not 0 <= self.ema_decay < 1:
+      raise ValueError(f'ema_decay must be in [0, 1), got {self.ema_decay}')
     if self.n_critic < 1:
       raise ValueError(f'n_critic must be >= 1, got {self.n_critic}')
     self.class_names = tuple(class_names)
@@ -260,6 +273,8 @@ class StarGANTrainer:
     labels = jax.nn.one_hot(batch[self.label_key], self.generator.num_classes)
     variables = {GENERATOR: self.generator.init(g_rng, images, labels),
                  DISCRIMINATOR: self.discriminator.init(d_rng, images)}
+    if self.ema_decay:
+      variables[GENERATOR_EMA] = variables[GENERATOR]
     return TrainState.create(variables, self.optimizers())
 
   def target_labels(self, labels: jax.Array, rng: jax.Array) -> jax.Array:
@@ -336,6 +351,10 @@ class StarGANTrainer:
     # targets of the D step just taken.
     state, g_metrics = self.generator_step(state, images, labels, targets)
     metrics |= g_metrics
+    if self.ema_decay:
+      state = state.replace(params={**state.params, GENERATOR_EMA: jax.tree.map(
+          lambda average, new: average + (1 - self.ema_decay) * (new - average),
+          state.params[GENERATOR_EMA], state.params[GENERATOR])})
     return state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   def translations(self, generator_variables,
@@ -349,7 +368,8 @@ class StarGANTrainer:
               batch: base.Batch) -> dict[str, base.SampleGrid]:
     """A grid: the first inputs (top row), then one row per target class."""
     images = pipeline.to_float(batch['image'][:NUM_SAMPLES])
-    rows = self._jitted_translations(state.variables(GENERATOR), images)
+    rows = self._jitted_translations(
+        {'params': generator_params(state.params)}, images)
     return {'translations': base.SampleGrid(
         jnp.concatenate([images[None], rows]),
         ('input', *self.class_names))}
