@@ -21,7 +21,8 @@ Each network's gradient comes from its own objective only. All objectives
 are summed into one scalar in which every network but the owner of a term is
 behind `stop_gradient`; one backward pass then gives each network exactly
 its own objective's gradient, and XLA computes the shared forward work once.
-S and E's siamese term take turns (S on odd steps, E's L_S on even steps).
+S and E's siamese term take turns (S on odd steps, E's L_S on even steps);
+with `siamese_alternate` off, both count on every step.
 Squared norms are the equations' literal ones (a sum over each example's
 elements, see `losses.squared_norm`), which the paper's weights balance.
 """
@@ -44,6 +45,8 @@ from leedjax.trainers.state import TrainState
 
 NETS = ('encoder', 'decoder', 'extractor', 'interpolator', 'critic',
         'regularizer', 'siamese')
+# Smallest norm of a siamese transform vector (the cosine's eps).
+SIAMESE_EPS = 1e-6
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -64,6 +67,20 @@ def _scale_gradient_backward(scale, residuals, cotangent):
 
 
 _scale_gradient.defvjp(_scale_gradient_forward, _scale_gradient_backward)
+
+
+def _constant_where_short(vectors: jax.Array, eps: float) -> jax.Array:
+  """`vectors`, those of norm <= eps behind stop_gradient (per example).
+
+  A reference that is its own neutral face (an exact neutral, as
+  SynthFaces' renderer gives) has v_R = S(R_B) - S(R_N) = 0 for every S, so
+  its cosine is a constant. The cosine's clamped norm would still send a
+  1/eps cotangent into S's two branches, whose parameter gradients then
+  cancel only up to rounding: noise as large as S's real gradient.
+  """
+  squared = jnp.sum(jnp.square(vectors), axis=tuple(range(1, vectors.ndim)))
+  short = (squared <= eps**2).reshape((-1,) + (1,) * (vectors.ndim - 1))
+  return jnp.where(short, jax.lax.stop_gradient(vectors), vectors)
 
 
 def make_networks(config: ml_collections.ConfigDict, feature_dim: int,
@@ -180,9 +197,35 @@ class LeedTrainer:
     """Phi(x): VGG16 features at the configured layers."""
     return self.phi.apply({'params': frozen['vgg']}, images)
 
+  def step_draws(self, rng: jax.Array,
+                 batch_size: int) -> tuple[jax.Array, jax.Array]:
+    """A step's randomness: alpha ~ U(0, 1) per pair, shaped (B, 1, 1, 1)
+    to scale codes, and the gradient penalty's key."""
+    alpha_rng, gp_rng = jax.random.split(rng)
+    return jax.random.uniform(alpha_rng, (batch_size, 1, 1, 1)), gp_rng
+
+  def siamese_weights(self, step: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(S's weight on L_S, E's on lambda_S L_S) at train step `step`.
+
+    The paper updates E and S "in an alternative manner": with
+    `siamese_alternate`, S on odd steps and E's term on even steps;
+    without, both on every step.
+    """
+    if not self.config.siamese_alternate:
+      return jnp.float32(1.0), jnp.float32(1.0)
+    s_turn = (step % 2).astype(jnp.float32)
+    return s_turn, 1.0 - s_turn
+
   def _objectives(self, params, batch_stats, batch, frozen, alpha, gp_rng,
-                  siamese_turn):
+                  siamese_weights):
     """Sum of every net's objective, each behind stop_gradient elsewhere.
+
+    Args:
+      params, batch_stats: the state's, per net.
+      batch: a batch of pairs.
+      frozen: the frozen parameters (VGG16 for Phi).
+      alpha, gp_rng: the step's draws (`step_draws`).
+      siamese_weights: (S's, E's) weights on L_S (`siamese_weights`).
 
     Returns:
       (total, (metrics, new_batch_stats)).
@@ -313,14 +356,15 @@ class LeedTrainer:
         s_edit, s_in_neutral = jnp.split(
             siamese(p, jnp.concatenate([edited, input_neutral])), 2)
         return losses.siamese_cosine_loss(
-            reference_delta=s_ref - s_ref_neutral,
-            edited_delta=s_edit - s_in_neutral, eps=1e-6)
+            reference_delta=_constant_where_short(s_ref - s_ref_neutral,
+                                                  SIAMESE_EPS),
+            edited_delta=s_edit - s_in_neutral, eps=SIAMESE_EPS)
 
-      e_turn = 1.0 - siamese_turn
-      terms['siamese_for_e'] = e_turn * cfg.lambda_s * siamese_loss(
+      s_weight, e_weight = siamese_weights
+      terms['siamese_for_e'] = e_weight * cfg.lambda_s * siamese_loss(
           frozen_params, edited_e)
-      terms['siamese'] = siamese_turn * siamese_loss(live('siamese'),
-                                                     sg(edited_e))
+      terms['siamese'] = s_weight * siamese_loss(live('siamese'),
+                                                 sg(edited_e))
       metrics['siamese'] = siamese_loss(frozen_params, sg(edited_e))
 
     new_stats = {'decoder': decoder_stats}
@@ -350,18 +394,16 @@ class LeedTrainer:
 
   def train_step(self, state: TrainState, batch: base.Batch, rng: jax.Array,
                  frozen) -> tuple[TrainState, base.Metrics]:
-    alpha_rng, gp_rng = jax.random.split(rng)
-    size = batch['input']['image'].shape[0]
-    alpha = jax.random.uniform(alpha_rng, (size, 1, 1, 1))
-    siamese_turn = (state.step % 2).astype(jnp.float32)
+    alpha, gp_rng = self.step_draws(rng, batch['input']['image'].shape[0])
+    siamese_weights = self.siamese_weights(state.step)
     grads, (metrics, new_stats) = jax.grad(self._objectives, has_aux=True)(
         state.params, state.batch_stats, batch, frozen, alpha,
-        gp_rng, siamese_turn)
+        gp_rng, siamese_weights)
     grads = {name: grads[name] for name in state.optimizers}
     new_state = state.apply_gradients(grads).with_batch_stats(new_stats)
     if self.config.use_siamese and self.config.siamese_alternate:
       # S moves on its turn only (Adam would move it on a zero gradient).
-      keep = siamese_turn < 0.5
+      keep = siamese_weights[0] < 0.5
       new_state = new_state.replace(
           params={**new_state.params, 'siamese': jax.tree.map(
               lambda old, new: jnp.where(keep, old, new),
