@@ -89,7 +89,8 @@ def get_config() -> ml_collections.ConfigDict:
   neutralizer.lambda_gp = 10.0
   # Not in StarGAN's release: neutral faces come from a moving average of
   # G's parameters (StarGAN v2's practice), which averages away the noise
-  # of the last updates; 0 uses G itself.
+  # of the last updates, with a ramped-up decay (stargan.ema_decay_at);
+  # 0 uses G itself.
   neutralizer.ema_decay = 0.999
   # Comparison only: the cache stage takes SynthFaces' rendered true neutral
   # faces instead of StarGAN's. That is an oracle no real dataset has, so it

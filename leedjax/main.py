@@ -101,8 +101,9 @@ def _train_evaluate_or_export(workdir) -> None:
     print(f'Done: {", ".join(summaries)}. Each stage\'s summary is in '
           f'{workdir}/STAGE/done.json.')
     if 'evaluate' in summaries:
+      results = json.loads((workdir / 'results.json').read_text())
       print(f'Results ({workdir / "results.json"}):')
-      print(json.dumps(summaries['evaluate'], indent=2, sort_keys=True))
+      print(json.dumps(results, indent=2, sort_keys=True))
 
 
 def main(argv):

@@ -221,15 +221,26 @@ def test_eight_fake_devices_train_the_model_one_device_trains(
   one, eight = (checkpoints.read_as_numpy(_checkpoint_dir(tmp_path / name),
                                           steps)['state']
                 for name in ('1', '8'))
-  # The same forward computation on the same global batches: the logged
-  # losses agree to float32 summation order.
   losses = [[json.loads(line)['loss'] for line in (
       tmp_path / name / 'classifier' / 'metrics.jsonl').read_text().splitlines()]
             for name in ('1', '8')]
-  np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
-  # Global-batch BatchNorm statistics, as one device computes them.
-  _assert_same_params(eight['batch_stats'], one['batch_stats'], rtol=1e-4,
-                      atol=1e-6)
+  # The first step: the same parameters on the same global batch, so the
+  # losses agree to float32 summation order.
+  np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-4)
+  # Later steps start from parameters that Adam has moved apart a little
+  # (see _adam_tolerance; seen: 0.14% after 3 steps). A device reading the
+  # wrong share of the batch changes the loss by the batch-to-batch spread
+  # instead, 5-15% here.
+  np.testing.assert_allclose(losses[1], losses[0], rtol=1e-2)
+  # Global-batch BatchNorm statistics, as one device computes them, up to
+  # the parameters' drift above (seen: 1.2e-4 of the tensor's largest
+  # value after 4 steps). Per-device statistics would differ by the
+  # spread of 1-example means around 8-example ones, ~0.1 of that scale.
+  for name, value in _flatten(one['batch_stats']):
+    other = dict(_flatten(eight['batch_stats']))[name]
+    np.testing.assert_allclose(other, value, rtol=1e-4,
+                               atol=2e-3 * np.max(np.abs(value)) + 1e-6,
+                               err_msg=name)
   nu = dict(_flatten(one['opt_state']['classifier'][0]['nu']))
   eight_params = dict(_flatten(eight['params']['classifier']))
   for name, value in _flatten(one['params']['classifier']):

@@ -99,7 +99,11 @@ def test_a_step_returns_finite_float32_scalars(stepped):
 def test_init_gives_each_network_its_adam(trainer, batch, state):
   abstract = jax.eval_shape(trainer.init, testing.init_key(), batch)
   assert jax.tree.structure(abstract) == jax.tree.structure(state)
-  assert set(abstract.params) == {D, G}
+  assert set(abstract.params) == {D, G, stargan.GENERATOR_EMA}
+  # The generator's running average has the generator's shapes and no
+  # optimizer of its own.
+  assert (jax.tree.map(jnp.shape, abstract.params[stargan.GENERATOR_EMA]) ==
+          jax.tree.map(jnp.shape, abstract.params[G]))
   assert abstract.batch_stats == {D: {}, G: {}}
   assert abstract.optimizers.keys() == {D, G}
   for net in (D, G):
@@ -133,9 +137,20 @@ def test_the_step_is_the_release_schedule(trainer, sgd_state, batch, stepped,
                        penalty_rng)
   manual, _ = g_step(manual, images, micro['expression'], targets)
   new, _ = stepped
-  for a, b in zip(jax.tree.leaves(manual.params),
-                  jax.tree.leaves(new.params)):
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+  for net in (D, G):
+    for a, b in zip(jax.tree.leaves(manual.params[net]),
+                    jax.tree.leaves(new.params[net])):
+      np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+  # Then the generator's running average moves 1 - decay of the way to G,
+  # with the decay ramped up from 0.1 at the first step.
+  assert 0 < trainer.ema_decay < 1
+  decay = min(trainer.ema_decay, 1 / 10)
+  for before, after, average in zip(
+      jax.tree.leaves(sgd_state.params[stargan.GENERATOR_EMA]),
+      jax.tree.leaves(manual.params[G]),
+      jax.tree.leaves(new.params[stargan.GENERATOR_EMA])):
+    np.testing.assert_allclose(average, decay * before + (1 - decay) * after,
+                               rtol=1e-3, atol=1e-6)
 
 
 def test_each_objective_reaches_only_its_own_network(trainer, sgd_state,
@@ -167,6 +182,13 @@ def test_each_objective_reaches_only_its_own_network(trainer, sgd_state,
     assert testing.tree_equal(params[other], after.params[other])
     assert testing.tree_equal(sgd_state.opt_state[other],
                               after.opt_state[other])
+
+
+def test_the_ema_decay_ramps_up_to_its_setting():
+  decays = [float(stargan.ema_decay_at(0.999, step))
+            for step in (0, 10, 100, 10_000, 100_000)]
+  np.testing.assert_allclose(decays, [0.1, 11 / 20, 101 / 110, 0.999, 0.999],
+                             rtol=1e-6)
 
 
 def test_target_labels_permute_the_batch_labels(trainer):

@@ -4,7 +4,8 @@ Psi in the LEED paper was trained on in-the-wild photos (RAF-DB), so it
 judges expression through blur, noise, colour casts and framing. The judges
 here are trained on renders; `degrade` gives their training images those
 nuisances, so that they judge what a face shows, not how sharp it is
-(docs/design.md, "Judges"). Sharpness is measured by FID, SSIM and LPIPS.
+(docs/design.md, "Psi and the identity judge"). Sharpness is measured by
+FID, SSIM and LPIPS.
 
 Every function is pure JAX on float images in [-1, 1], (B, H, W, 3), with
 each example drawing its own parameters from `rng`, so it runs in the
