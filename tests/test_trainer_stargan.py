@@ -104,7 +104,7 @@ def test_init_gives_each_network_its_adam(trainer, batch, state):
   # optimizer of its own.
   assert (jax.tree.map(jnp.shape, abstract.params[stargan.GENERATOR_EMA]) ==
           jax.tree.map(jnp.shape, abstract.params[G]))
-  assert abstract.batch_stats == {D: {}, G: {}}
+  assert abstract.batch_stats == {D: {}, G: {}, stargan.GENERATOR_EMA: {}}
   assert abstract.optimizers.keys() == {D, G}
   for net in (D, G):
     assert testing.update_counts(state.opt_state[net]) == {0}
