@@ -236,9 +236,9 @@ def test_eight_fake_devices_train_the_model_one_device_trains(
   # the parameters' drift above (seen: 1.2e-4 of the tensor's largest
   # value after 4 steps). Per-device statistics would differ by the
   # spread of 1-example means around 8-example ones, ~0.1 of that scale.
+  eight_stats = dict(_flatten(eight['batch_stats']))
   for name, value in _flatten(one['batch_stats']):
-    other = dict(_flatten(eight['batch_stats']))[name]
-    np.testing.assert_allclose(other, value, rtol=1e-4,
+    np.testing.assert_allclose(eight_stats[name], value, rtol=1e-4,
                                atol=2e-3 * np.max(np.abs(value)) + 1e-6,
                                err_msg=name)
   nu = dict(_flatten(one['opt_state']['classifier'][0]['nu']))
