@@ -1,6 +1,7 @@
 """The judges' training degradations (leedjax/data/augment.py)."""
 
 import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,7 @@ import pytest
 from leedjax.data import augment
 
 from conftest import REPO
+import trainers_testing as testing
 
 sys.path.insert(0, str(REPO / 'configs'))
 import default as default_config  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -98,3 +100,31 @@ def test_every_degradation_can_be_turned_off(field):
                         'blur_probability': 1.0})
   changed = augment.degrade(images, jax.random.key(1), one_on)
   assert float(jnp.max(jnp.abs(changed - images))) > 1e-3
+
+
+def test_degrade_of_a_batch_sharded_over_eight_devices_equals_one_device(
+    tmp_path):
+  """The judges' degradations run inside the sharded step: each example
+  gets the same draws whichever device holds it (partitionable threefry),
+  so data parallelism does not change what the judges train on."""
+  images = np.asarray(_faces(batch=16))
+  np.save(tmp_path / 'images.npy', images)
+  expected = augment.degrade(jnp.asarray(images), jax.random.key(3),
+                             _settings())
+  testing.run_with_devices(textwrap.dedent(f"""
+      import sys
+      import jax, jax.numpy as jnp, numpy as np
+      from leedjax.data import augment, sharding
+      sys.path.insert(0, {testing.REPO_ROOT + '/tests'!r})
+      import test_augment as t
+      assert jax.device_count() == 8
+      mesh = sharding.make_mesh()
+      images = jax.device_put(np.load({str(tmp_path / 'images.npy')!r}),
+                              sharding.batch_sharding(mesh))
+      assert len(images.sharding.device_set) == 8
+      out = jax.jit(lambda x, key: augment.degrade(x, key, t._settings()))(
+          images, jax.random.key(3))
+      np.save({str(tmp_path / 'sharded.npy')!r}, np.asarray(out))
+  """), num_devices=8)
+  np.testing.assert_allclose(np.load(tmp_path / 'sharded.npy'), expected,
+                             atol=1e-5)

@@ -211,9 +211,15 @@ def _adam_tolerance(nu, learning_rate, steps):
 def test_eight_fake_devices_train_the_model_one_device_trains(
     tmp_path, data_dir):
   steps, learning_rate = 4, 2e-3
+  # Without the judges' random degradations: their blur and noise make the
+  # gradients more sensitive to summation order than _adam_tolerance's
+  # measured 2% (seen: 3e-4 over it on a few kernels). That the degradations
+  # themselves are the same on 8 devices as on one is
+  # test_augment.test_degrade_of_a_batch_sharded_over_eight_devices_...
   short = (f'--config.classifier.num_steps={steps}',
            '--config.classifier.batch_size=8',
-           f'--config.classifier.learning_rate={learning_rate}')
+           f'--config.classifier.learning_rate={learning_rate}',
+           '--config.classifier.augment.enabled=False')
   for devices in (1, 8):
     result = _run(_command(tmp_path / f'{devices}', data_dir, *short),
                   devices=devices)
