@@ -51,8 +51,8 @@ def get_config(variant: str = ''):
 
 
 def _small_trainers(config):
-  """Trainer sizes for a 2-core CPU at 32 px (README gives the step times
-  that `python -m leedjax.bench` measures)."""
+  """Trainer sizes for a 2-core CPU at 32 px (docs/status.md gives the
+  step times that `python -m leedjax.bench` measures)."""
   # The judges train on degraded faces (config.<judge>.augment), so they
   # judge expression and identity, not sharpness. Degraded, they learn more
   # slowly; a 3x3 stride-2 stem (16x16 maps in the first stage, not 8x8)
@@ -89,8 +89,9 @@ def _small_trainers(config):
   neutralizer.g_learning_rate = 5e-4
   neutralizer.d_learning_rate = 5e-4
   # G's own weights stay noisy (SSIM 0.52 to the true neutral face from
-  # 1,000 to 3,000 steps); its EMA (neutralizer.ema_decay) reaches 0.588 at
-  # 2,000 steps and Psi calls 47% of its faces neutral (docs/status.md).
+  # 1,000 to 3,000 steps); its EMA (neutralizer.ema_decay) is smoother: with
+  # a fixed decay 0.999, SSIM 0.588 at 2,000 steps; with the ramped decay
+  # now used, 0.560 in the default job (docs/status.md). Still noisy.
   neutralizer.num_steps = 2_000
   neutralizer.log_every = 25
   neutralizer.checkpoint_every = 250
