@@ -87,6 +87,10 @@ def get_config() -> ml_collections.ConfigDict:
   neutralizer.lambda_cls = 1.0
   neutralizer.lambda_rec = 10.0
   neutralizer.lambda_gp = 10.0
+  # Not in StarGAN's release: L1(G(x, c_x), x), CycleGAN's identity
+  # mapping term, which keeps G from repainting what its target does not
+  # ask it to change (colours, background). 0: the release.
+  neutralizer.lambda_identity = 0.0
   # Not in StarGAN's release: neutral faces come from a moving average of
   # G's parameters (StarGAN v2's practice), which averages away the noise
   # of the last updates, with a ramped-up decay (stargan.ema_decay_at);

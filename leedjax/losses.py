@@ -523,6 +523,8 @@ def stargan_generator_loss(
     original: Array,
     lambda_cls: float = 1.0,
     lambda_rec: float = 10.0,
+    same_domain: Array | None = None,
+    lambda_identity: float = 0.0,
 ) -> tuple[Array, Parts]:
   """StarGAN generator objective.
 
@@ -538,10 +540,14 @@ def stargan_generator_loss(
     original: the input images, same shape.
     lambda_cls: classification weight.
     lambda_rec: cycle reconstruction weight.
+    same_domain: G(x, original domain), for the identity-mapping term
+      lambda_identity * L1(G(x, original domain), x) (CycleGAN's; not in
+      StarGAN's release); needed when lambda_identity > 0.
+    lambda_identity: its weight; 0 (the release) leaves it out.
 
   Returns:
     (total, parts) with unweighted parts 'adversarial', 'classification',
-    'reconstruction'.
+    'reconstruction', and 'identity' when lambda_identity > 0.
   """
   parts = {
       'adversarial': generator_adversarial_loss(fake_scores=fake_src),
@@ -551,6 +557,11 @@ def stargan_generator_loss(
   }
   total = (parts['adversarial'] + lambda_cls * parts['classification']
            + lambda_rec * parts['reconstruction'])
+  if lambda_identity:
+    if same_domain is None:
+      raise ValueError('lambda_identity > 0 needs same_domain, G(x, c_x).')
+    parts['identity'] = l1_loss(prediction=same_domain, target=original)
+    total = total + lambda_identity * parts['identity']
   return total, parts
 
 

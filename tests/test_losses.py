@@ -391,6 +391,19 @@ def test_stargan_generator_loss_hand_value():
   assert_close(total, -1.5 + CLASS_CE + 10.0 * 1.5)
 
 
+def test_stargan_generator_identity_term_hand_value():
+  common = dict(fake_src=f32([[1], [2]]), fake_cls_logits=CLASS_LOGITS,
+                target_labels=CLASS_LABELS, reconstruction=f32([[0, 4]]),
+                original=f32([[1, 2]]))
+  total, parts = call(losses.stargan_generator_loss, **common,
+                      same_domain=f32([[1, 5]]),  # |diff| 0, 3 -> 1.5
+                      lambda_identity=2.0)
+  assert_close(parts['identity'], 1.5)
+  assert_close(total, -1.5 + CLASS_CE + 10.0 * 1.5 + 2.0 * 1.5)
+  with pytest.raises(ValueError, match='same_domain'):
+    call(losses.stargan_generator_loss, **common, lambda_identity=2.0)
+
+
 def test_stargan_multi_label_uses_sigmoid():
   # Multi-hot labels shaped like the logits: log 2 + log 4, as in the
   # sigmoid test above.

@@ -302,3 +302,33 @@ def test_a_step_runs_on_a_batch_sharded_over_two_devices(
     for a, b in zip(jax.tree.leaves(tree),
                     testing.load_leaves(outputs, name)):
       np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_identity_term_adds_g_of_its_own_domain_to_g_alone(trainer, state,
+                                                           batch):
+  """With lambda_identity, G's objective is the release's plus
+  lambda_identity * L1(G(x, c_x), x), computed here by hand; D's objective
+  is unchanged."""
+  section = settings()
+  section.lambda_identity = 3.0
+  with_identity = stargan.StarGANTrainer(
+      section, testing.tiny_data_config(), testing.tiny_source()).objectives
+  plain = trainer.objectives
+  images, labels, targets = micro_inputs(batch)
+  params, rng = state.params, jax.random.key(5)
+
+  def both(objectives):
+    g_total, g_parts = objectives.generator_loss(params[G], params[D], images,
+                                                 labels, targets)
+    d_total, _ = objectives.discriminator_loss(params[D], params[G], images,
+                                               labels, targets, rng)
+    return g_total, g_parts, d_total
+
+  g_total, g_parts, d_total = testing.jit(lambda: both(with_identity))()
+  plain_g, plain_parts, plain_d = testing.jit(lambda: both(plain))()
+  same = plain._translate(params[G], images, labels)
+  by_hand = jnp.mean(jnp.abs(same - images))
+  np.testing.assert_allclose(g_parts['identity'], by_hand, rtol=1e-4)
+  np.testing.assert_allclose(g_total, plain_g + 3.0 * by_hand, rtol=1e-4)
+  assert 'identity' not in plain_parts
+  np.testing.assert_allclose(d_total, plain_d, rtol=1e-5)

@@ -115,12 +115,14 @@ class StarGANObjectives:
     lambda_cls: weight of the classification terms.
     lambda_rec: weight of G's cycle reconstruction.
     lambda_gp: weight of D's gradient penalty.
+    lambda_identity: weight of L1(G(x, c_x), x) (not in StarGAN; 0: off).
   """
   generator: Generator
   discriminator: Discriminator
   lambda_cls: float
   lambda_rec: float
   lambda_gp: float
+  lambda_identity: float = 0.0
 
   def _onehot(self, labels: jax.Array) -> jax.Array:
     return jax.nn.one_hot(labels, self.generator.num_classes)
@@ -167,11 +169,14 @@ class StarGANObjectives:
     fakes = self._translate(g_params, images, target_labels)
     fake_scores, fake_logits = self._discriminate(d_params, fakes)
     reconstructions = self._translate(g_params, fakes, labels)
+    same_domain = (self._translate(g_params, images, labels)
+                   if self.lambda_identity else None)
     return losses.stargan_generator_loss(
         fake_src=fake_scores, fake_cls_logits=fake_logits,
         target_labels=target_labels, reconstruction=reconstructions,
         original=images, lambda_cls=self.lambda_cls,
-        lambda_rec=self.lambda_rec)
+        lambda_rec=self.lambda_rec, same_domain=same_domain,
+        lambda_identity=self.lambda_identity)
 
 
 def _prefixed(prefix: str, total, parts) -> dict[str, jax.Array]:
@@ -245,7 +250,8 @@ class StarGANTrainer:
         self.generator, self.discriminator,
         lambda_cls=float(settings.lambda_cls),
         lambda_rec=float(settings.lambda_rec),
-        lambda_gp=float(settings.lambda_gp))
+        lambda_gp=float(settings.lambda_gp),
+        lambda_identity=float(settings.lambda_identity))
     self._settings = settings
     self._data_config = data_config
     self._source = source
