@@ -74,6 +74,10 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            config.neutralizer.get('ema_decay', 0.0) < 1.0,
            'neutralizer.ema_decay', config.neutralizer.get('ema_decay'),
            'must lie in [0, 1) (0: no moving average).')
+  _require(config.neutralizer.get('lambda_identity', 0.0) >= 0.0,
+           'neutralizer.lambda_identity',
+           config.neutralizer.get('lambda_identity'),
+           'cannot be negative (0: the StarGAN release, no identity term).')
 
   grid = data.synthfaces
   _require(grid.num_subjects >= 2, 'data.synthfaces.num_subjects',

@@ -51,6 +51,8 @@ def test_shipped_configs_pass():
     ('data.synthfaces.intensities', (), 'config.data.synthfaces.intensities'),
     ('stages', ('data', 'teleport'), 'config.stages'),
     ('leed.code_stride', 3, 'config.leed.code_stride=3'),
+    ('neutralizer.lambda_identity', -1.0,
+     'config.neutralizer.lambda_identity=-1.0'),
 ])
 def test_bad_values_name_their_field(field, value, message):
   config = _smoke()
@@ -115,6 +117,11 @@ def test_paper_configs_hold_the_papers_recipe():
     assert leed.num_steps * leed.batch_size >= 100 * round(0.9 * images)
     assert (leed.num_steps - 1) * leed.batch_size < 100 * round(0.9 * images)
     assert leed.width == 1.0
+    # StarGAN's release recipe, without this project's identity term.
+    neutralizer = config.neutralizer
+    assert (neutralizer.n_critic, neutralizer.g_learning_rate,
+            neutralizer.lambda_rec, neutralizer.lambda_identity) == (
+                5, 1e-4, 10.0, 0.0)
 
 
 def test_main_prepares_the_dataset_and_resumes(tmp_path):

@@ -7,7 +7,10 @@ be classified as their target; cycle reconstruction L1 with the original
 labels; lambda_cls 1, lambda_rec 10, lambda_gp 10; n_critic (5) D updates
 per G update; Adam(1e-4, 0.5, 0.999) for both; targets a random
 permutation of the batch's labels; learning rates constant for the first half
-of training, then linearly to 0.
+of training, then linearly to 0. Two additions are not in the release: an
+EMA of G's parameters (`ema_decay`) and CycleGAN's identity-mapping term
+(`lambda_identity`, 0 in configs/default.py); docs/design.md says what each
+fixes.
 
 One jitted step is one round of that schedule (n_critic D updates, then one
 G update against the updated D), so every step is the same compiled program;
@@ -160,7 +163,8 @@ class StarGANObjectives:
   def generator_loss(self, g_params, d_params, images: jax.Array,
                      labels: jax.Array, target_labels: jax.Array):
     """-D(G(x, c)) + lambda_cls * CE(D_cls(G(x, c)), c)
-    + lambda_rec * L1(G(G(x, c), c_orig), x).
+    + lambda_rec * L1(G(G(x, c), c_orig), x)
+    [+ lambda_identity * L1(G(x, c_orig), x), when lambda_identity > 0].
 
     Returns:
       (total, parts) with parts named 'adversarial', 'classification',
