@@ -36,6 +36,7 @@ import tqdm
 from leedjax import checkpoints
 from leedjax import metric_writers
 from leedjax.data import sharding
+from leedjax.nets import lowering
 from leedjax.trainers import base
 from leedjax.trainers.state import TrainState
 
@@ -121,14 +122,16 @@ def _step(trainer: base.Trainer, state: TrainState, batch: base.Batch,
 def jit_step(trainer: base.Trainer, mesh: jax.sharding.Mesh):
   """The trainer's step as the loop runs it: `(state, global_batch,
   base_rng, frozen) -> (state, metrics)`, the batch split over the mesh's
-  `data` axis, everything else replicated, the old state donated."""
+  `data` axis, everything else replicated, the old state donated, compiled
+  with the convolution lowering's XLA options (`lowering.compiler_options`)."""
   replicated = NamedSharding(mesh, P())
   return jax.jit(
       functools.partial(_step, trainer),
       in_shardings=(replicated, sharding.batch_sharding(mesh), replicated,
                     replicated),
       out_shardings=(replicated, replicated),
-      donate_argnums=(0,))
+      donate_argnums=(0,),
+      compiler_options=lowering.compiler_options())
 
 
 class _Run:
