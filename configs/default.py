@@ -141,6 +141,36 @@ def get_config() -> ml_collections.ConfigDict:
   _stage_schedule(leed, log_every=100, checkpoint_every=2_000,
                   sample_every=1_000)
 
+  # -------------------------------------------------------------- exprgan ---
+  # ExprGAN (AAAI 2018) with its authors' released hyperparameters
+  # (trainers/exprgan.py). Its stages are not in `stages` yet.
+  config.exprgan = exprgan = ml_collections.ConfigDict()
+  exprgan.label_key = 'expression'
+  exprgan.identity_dim = 50        # g(x)
+  exprgan.code_dim = 5             # d: code entries per class
+  exprgan.width = 1.0
+  exprgan.batch_size = 48
+  exprgan.learning_rate = 2e-4
+  exprgan.betas = (0.5, 0.999)
+  # The paper's identity loss uses VGG-Face conv{1..5}_2, which no package
+  # offers offline: ImageNet VGG16's layers of the same names stand in.
+  exprgan.identity_layers = ('relu1_2', 'relu2_2', 'relu3_2', 'relu4_2',
+                             'relu5_2')
+  exprgan.lambda_identity = 1.0             # lambda_1
+  exprgan.lambda_q = 1.0                    # lambda_2 (the release: 1 too
+                                            # in the reconstruction stage)
+  exprgan.lambda_image_adversarial = 0.01   # lambda_3, refinement only
+  exprgan.lambda_latent_adversarial = 0.01  # lambda_4, refinement only
+  exprgan.lambda_tv = 0.001                 # lambda_5, refinement only
+  # The release's run_oulu.sh: 50 epochs of batch 48 (1,296 Oulu-CASIA
+  # training images, 27 steps an epoch) for reconstruction and for
+  # refinement; the controller is given as many here.
+  for stage in ('controller', 'reconstruction', 'refinement'):
+    exprgan[stage] = ml_collections.ConfigDict()
+    exprgan[stage].num_steps = 1_350
+    _stage_schedule(exprgan[stage], log_every=25, checkpoint_every=250,
+                    sample_every=250)
+
   # ---------------------------------------------------------------- cache ---
   config.cache = ml_collections.ConfigDict()
   config.cache.batch_size = 64   # images per forward pass of G and Psi
