@@ -106,8 +106,11 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
   _require(0.0 <= grid.max_gaze <= 1.0, 'data.synthfaces.max_gaze',
            grid.max_gaze, 'must lie in [0, 1].')
 
+  _check_exprgan_order(stages)
   for stage in stages:
     section = config.get(stage)
+    if stage.startswith('exprgan_'):
+      section, stage = config.exprgan, 'exprgan'
     if section is None or 'batch_size' not in section:
       continue
     batch = section.batch_size
@@ -116,3 +119,19 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
              f'the global batch must split evenly over {num_devices} '
              f'device(s) and {num_processes} process(es); use a multiple of '
              f'{math.lcm(num_devices, num_processes)}.')
+
+
+EXPRGAN_STAGES = ('exprgan_controller', 'exprgan_reconstruction',
+                  'exprgan_refinement')
+
+
+def _check_exprgan_order(stages: tuple) -> None:
+  """ExprGAN's stages continue each other: each needs the one before it
+  earlier in the list (its networks are where the next one starts)."""
+  for index, stage in enumerate(EXPRGAN_STAGES[1:], start=1):
+    if stage not in stages:
+      continue
+    before = EXPRGAN_STAGES[index - 1]
+    _require(before in stages[:stages.index(stage)], 'stages', stages,
+             f'{stage} starts from the networks {before} trained: list '
+             f'{before} before it.')

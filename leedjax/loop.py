@@ -156,8 +156,13 @@ class _Run:
     self.checkpoints = checkpoints.StageCheckpoints(
         stage_dir / 'checkpoints', keep=stage_config.keep_checkpoints)
     if self.checkpoints.latest_step() is None:
-      self.state = jax.jit(trainer.init, out_shardings=self.replicated)(
-          init_rng, self.sample_batch)
+      # A stage that continues an earlier one starts from its networks,
+      # passed in as arrays (not baked into a compiled init as constants).
+      initial = getattr(trainer, 'initial_state', lambda: None)()
+      self.state = (
+          jax.device_put(initial, self.replicated) if initial is not None
+          else jax.jit(trainer.init, out_shardings=self.replicated)(
+              init_rng, self.sample_batch))
     else:
       abstract = jax.tree.map(
           lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,

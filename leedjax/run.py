@@ -22,6 +22,7 @@ from leedjax.stages import cache
 from leedjax.stages import classifier
 from leedjax.stages import data
 from leedjax.stages import evaluate
+from leedjax.stages import exprgan
 from leedjax.stages import leed
 from leedjax.stages import neutralizer
 
@@ -41,6 +42,7 @@ STAGES = {
     'cache': (cache.run, cache.load),
     'leed': (leed.run, leed.load),
     **leed.ABLATION_STAGES,
+    **exprgan.STAGES,
     'identity_judge': (classifier.run_judge, classifier.load_judge),
     'evaluate': (evaluate.run, evaluate.load),
 }

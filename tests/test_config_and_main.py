@@ -12,6 +12,7 @@ from leedjax import run
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'configs'))
 import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
+import synthetic_exprgan  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from conftest import run_main  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -37,6 +38,29 @@ def test_shipped_configs_pass():
   assert 'leed_without_s' in stages
   with pytest.raises(ValueError, match='variant'):
     synthetic.get_config('tiny')
+
+
+def test_exprgan_config_passes_and_its_stages_keep_their_order():
+  for variant in ('', 'smoke'):
+    config = synthetic_exprgan.get_config(variant)
+    _check(config)
+    assert config.stages[1:] == config_checks.EXPRGAN_STAGES
+  config = synthetic_exprgan.get_config('smoke')
+  config.stages = ('data', 'exprgan_reconstruction')
+  with pytest.raises(config_checks.ConfigError,
+                     match='list exprgan_controller before it'):
+    _check(config)
+  config.stages = ('data', 'exprgan_controller', 'exprgan_refinement')
+  with pytest.raises(config_checks.ConfigError,
+                     match='list exprgan_reconstruction before it'):
+    _check(config)
+  config = synthetic_exprgan.get_config('smoke')
+  config.exprgan.batch_size = 6
+  with pytest.raises(config_checks.ConfigError,
+                     match='config.exprgan.batch_size=6'):
+    _check(config, num_devices=4)
+  with pytest.raises(ValueError, match='variant'):
+    synthetic_exprgan.get_config('ablations')
 
 
 @pytest.mark.parametrize('field, value, message', [

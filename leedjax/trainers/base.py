@@ -37,7 +37,12 @@ class Trainer(Protocol):
     """
 
   def init(self, rng: jax.Array, batch: Batch) -> TrainState:
-    """A fresh state; `batch` is a sample global batch for shapes only."""
+    """A fresh state; `batch` is a sample global batch for shapes only.
+
+    A trainer may also define `initial_state() -> TrainState | None`: a
+    state to start from instead (e.g. an earlier stage's networks), of
+    `init`'s structure and shapes; None: start from `init`.
+    """
 
   def train_step(self, state: TrainState, batch: Batch, rng: jax.Array,
                  frozen: Any) -> tuple[TrainState, Metrics]:

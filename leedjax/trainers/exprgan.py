@@ -103,6 +103,7 @@ class ExprGANTrainer:
   def __init__(self, settings: ml_collections.ConfigDict,
                data_config: ml_collections.ConfigDict,
                source: pipeline.Source, vgg_params, *, stage: str,
+               previous: TrainState | None = None,
                class_names: Sequence[str] = synthfaces.EXPRESSIONS):
     """Args:
       settings: config.exprgan (the networks and weights) with the stage's
@@ -111,6 +112,8 @@ class ExprGANTrainer:
       source: the training split.
       vgg_params: ImageNet VGG16 parameters for the identity loss.
       stage: one of `STAGES`.
+      previous: the final state of the stage before, which this one starts
+        from (`continue_from`); None starts from fresh networks.
       class_names: the expressions, in label order.
     """
     if stage not in STAGES:
@@ -131,6 +134,7 @@ class ExprGANTrainer:
                               int(data_config.image_size))
     self.phi = vgg.VGG16(output_layers=tuple(settings.identity_layers))
     self.frozen = {'vgg': vgg_params}
+    self._previous = previous
     self._settings = settings
     self._data_config = data_config
     self._source = source
@@ -144,6 +148,13 @@ class ExprGANTrainer:
 
   def optimizers(self) -> dict[str, optax.GradientTransformation]:
     return dict(self._optimizers)
+
+  def initial_state(self) -> TrainState | None:
+    """The previous stage's networks to start from (`continue_from`), or
+    None to start from `init`."""
+    if self._previous is None:
+      return None
+    return self.continue_from(self._previous)
 
   def init(self, rng: jax.Array, batch: base.Batch) -> TrainState:
     images = pipeline.to_float(batch['image'])
