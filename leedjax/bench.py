@@ -4,7 +4,8 @@
   python -m leedjax.bench --config=configs/synthetic.py --devices=1 \
       --config.data.image_size=128 --config.leed.width=1   # a GPU, paper size
 
-For each trainer (Psi, the StarGAN neutralizer, LEED) it prints the median
+For each trainer (Psi, the StarGAN neutralizer, LEED, and on request
+ExprGAN's stages, `--trainers=exprgan_reconstruction`) it prints the median
 step time after warm-up, images per second, the FLOPs of one step from XLA's
 cost analysis and the GFLOP/s achieved, once per device count in --devices
 (on a CPU, extra counts are fake devices: `--xla_force_host_platform_device_
@@ -49,7 +50,9 @@ from leedjax.data import sharding
 from leedjax.data import tfds_synthfaces
 from leedjax.nets import lowering
 from leedjax.stages import cache as cache_lib
+from leedjax.stages import exprgan as exprgan_stages
 from leedjax.trainers import classifier as classifier_lib
+from leedjax.trainers import exprgan as exprgan_lib
 from leedjax.trainers import leed as leed_lib
 from leedjax.trainers import stargan
 from leedjax.weights import vgg16
@@ -87,8 +90,13 @@ def _trainer(name, config, source):
         config, lambda: cache_lib.CachedPairs(pipeline.pair_batches(
             source, config.data, config.leed.batch_size), stand_in),
         stand_in.feature_dim, vgg16.load_vgg16_params())
-  raise app.UsageError(f'Unknown trainer {name!r}: use classifier, '
-                       'neutralizer or leed.')
+  if name in exprgan_stages.STAGE_NAMES:
+    return exprgan_lib.ExprGANTrainer(
+        config.exprgan, config.data, source, vgg16.load_vgg16_params(),
+        stage=exprgan_stages.STAGE_NAMES[name])
+  raise app.UsageError(
+      f'Unknown trainer {name!r}: use classifier, neutralizer, leed or '
+      f'one of {tuple(exprgan_stages.STAGE_NAMES)}.')
 
 
 def _psi(config):
@@ -117,6 +125,8 @@ def _images_per_step(name, trainer, config):
     return trainer.images_per_step
   if name == 'leed':
     return 2 * config.leed.batch_size  # input and reference of each pair
+  if name in exprgan_stages.STAGE_NAMES:
+    return config.exprgan.batch_size
   return config.classifier.batch_size
 
 
