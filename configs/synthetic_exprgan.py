@@ -24,11 +24,16 @@ def get_config(variant: str = ''):
   config.stages = ('data',) + EXPRGAN_STAGES
   exprgan = config.exprgan
   # A quarter of the paper's widths for a 2-core CPU; the paper's batch.
-  # Step counts are a first sizing, not yet chosen from learning curves.
+  # Step times (`python -m leedjax.bench --config=configs/synthetic_exprgan.py
+  # --devices=1 --trainers=exprgan_controller,...`, 2 cores): controller
+  # 0.41 s, reconstruction 1.14 s, refinement 1.24 s (VGG16's identity
+  # features make three quarters of the later stages' 98 GFLOP). These
+  # step counts (about 31 minutes) are a first sizing, not yet chosen from
+  # learning curves.
   exprgan.width = 0.25
   exprgan.controller.num_steps = 500
-  exprgan.reconstruction.num_steps = 1_500
-  exprgan.refinement.num_steps = 1_000
+  exprgan.reconstruction.num_steps = 800
+  exprgan.refinement.num_steps = 600
   if variant == 'smoke':
     exprgan.width = 1 / 16
     exprgan.batch_size = 4

@@ -240,7 +240,8 @@ def _run_child(num_devices: int) -> list[dict]:
 
 
 def _table(rows: list[dict]) -> str:
-  lines = [f'{"trainer":<13}{"devices":>8}{"lowering":>11}{"step ms":>10}'
+  width = max([13] + [len(row['trainer']) + 1 for row in rows])
+  lines = [f'{"trainer":<{width}}{"devices":>8}{"lowering":>11}{"step ms":>10}'
            f'{"images/s":>10}{"GFLOP/step":>12}{"GFLOP/s":>10}'
            f'{"compile s":>11}']
   leed_steps = {row['devices']: row['step_seconds'] for row in rows
@@ -248,12 +249,12 @@ def _table(rows: list[dict]) -> str:
   for row in rows:
     if row['trainer'] == 'cache_savings':
       share = row['step_seconds'] / leed_steps[row['devices']]
-      lines.append(f'{"cache saves":<13}{row["devices"]:>8}{"":>11}'
+      lines.append(f'{"cache saves":<{width}}{row["devices"]:>8}{"":>11}'
                    f'{1e3 * row["step_seconds"]:>10.1f}  ms a LEED step '
                    f'({100 * share:.0f}% of its step time)')
       continue
     lines.append(
-        f'{row["trainer"]:<13}{row["devices"]:>8}{row["lowering"]:>11}'
+        f'{row["trainer"]:<{width}}{row["devices"]:>8}{row["lowering"]:>11}'
         f'{1e3 * row["step_seconds"]:>10.1f}'
         f'{row["images_per_second"]:>10.1f}{row["gflop_per_step"]:>12.2f}'
         f'{row["gflop_per_second"]:>10.1f}{row["compile_seconds"]:>11.1f}')
