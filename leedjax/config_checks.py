@@ -10,6 +10,7 @@ import ml_collections
 
 from leedjax.data import tfds_synthfaces
 from leedjax.nets import leed as leed_nets
+from leedjax.trainers import exprgan
 
 # Networks halve the image four times down to LEED's codes and back up; the
 # supplementary tables are at 128 px.
@@ -121,17 +122,14 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
              f'{math.lcm(num_devices, num_processes)}.')
 
 
-EXPRGAN_STAGES = ('exprgan_controller', 'exprgan_reconstruction',
-                  'exprgan_refinement')
-
 
 def _check_exprgan_order(stages: tuple) -> None:
   """ExprGAN's stages continue each other: each needs the one before it
   earlier in the list (its networks are where the next one starts)."""
-  for index, stage in enumerate(EXPRGAN_STAGES[1:], start=1):
+  for index, stage in enumerate(exprgan.STAGE_NAMES[1:], start=1):
     if stage not in stages:
       continue
-    before = EXPRGAN_STAGES[index - 1]
+    before = exprgan.STAGE_NAMES[index - 1]
     _require(before in stages[:stages.index(stage)], 'stages', stages,
              f'{stage} starts from the networks {before} trained: list '
              f'{before} before it.')

@@ -8,6 +8,7 @@ import pytest
 
 from leedjax import config_checks
 from leedjax import run
+from leedjax.trainers import exprgan
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'configs'))
@@ -44,7 +45,7 @@ def test_exprgan_config_passes_and_its_stages_keep_their_order():
   for variant in ('', 'smoke'):
     config = synthetic_exprgan.get_config(variant)
     _check(config)
-    assert config.stages[1:] == config_checks.EXPRGAN_STAGES
+    assert config.stages[1:] == exprgan.STAGE_NAMES
   config = synthetic_exprgan.get_config('smoke')
   config.stages = ('data', 'exprgan_reconstruction')
   with pytest.raises(config_checks.ConfigError,

@@ -11,7 +11,7 @@ from conftest import run_main
 from leedjax.trainers import exprgan
 
 pytestmark = pytest.mark.xdist_group('exprgan_smoke')
-STAGES = tuple(f'exprgan_{stage}' for stage in exprgan.STAGES)
+STAGES = exprgan.STAGE_NAMES
 
 
 def test_every_exprgan_stage_trains_and_a_second_run_skips_them(

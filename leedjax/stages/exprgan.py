@@ -13,7 +13,7 @@ from leedjax.trainers import exprgan as exprgan_lib
 from leedjax.weights import vgg16
 
 # Stage name -> the trainer's stage, in training order.
-STAGE_NAMES = {f'exprgan_{stage}': stage for stage in exprgan_lib.STAGES}
+STAGE_NAMES = dict(zip(exprgan_lib.STAGE_NAMES, exprgan_lib.STAGES))
 
 
 def previous_stage(name: str) -> str | None:

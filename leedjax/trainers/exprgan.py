@@ -54,6 +54,8 @@ IMAGE_DISCRIMINATOR = 'image_discriminator'
 LATENT_DISCRIMINATOR = 'latent_discriminator'
 NETS = (ENCODER, GENERATOR, IMAGE_DISCRIMINATOR, LATENT_DISCRIMINATOR)
 STAGES = ('controller', 'reconstruction', 'refinement')
+# The pipeline's names of the stages (`config.stages`), in training order.
+STAGE_NAMES = tuple(f'exprgan_{stage}' for stage in STAGES)
 # The nets each stage updates; the others keep their parameters.
 TRAINED = {
     'controller': (GENERATOR, IMAGE_DISCRIMINATOR),
