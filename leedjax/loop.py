@@ -36,7 +36,6 @@ import tqdm
 from leedjax import checkpoints
 from leedjax import metric_writers
 from leedjax.data import sharding
-from leedjax.nets import lowering
 from leedjax.trainers import base
 from leedjax.trainers.state import TrainState
 
@@ -122,16 +121,14 @@ def _step(trainer: base.Trainer, state: TrainState, batch: base.Batch,
 def jit_step(trainer: base.Trainer, mesh: jax.sharding.Mesh):
   """The trainer's step as the loop runs it: `(state, global_batch,
   base_rng, frozen) -> (state, metrics)`, the batch split over the mesh's
-  `data` axis, everything else replicated, the old state donated, compiled
-  with the convolution lowering's XLA options (`lowering.compiler_options`)."""
+  `data` axis, everything else replicated, the old state donated."""
   replicated = NamedSharding(mesh, P())
   return jax.jit(
       functools.partial(_step, trainer),
       in_shardings=(replicated, sharding.batch_sharding(mesh), replicated,
                     replicated),
       out_shardings=(replicated, replicated),
-      donate_argnums=(0,),
-      compiler_options=lowering.compiler_options())
+      donate_argnums=(0,))
 
 
 class _Run:

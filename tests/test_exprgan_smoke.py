@@ -10,7 +10,10 @@ from conftest import REPO
 from conftest import run_main
 from leedjax.trainers import exprgan
 
-pytestmark = pytest.mark.xdist_group('exprgan_smoke')
+# About two minutes on 2 cores: in the slow selection (`pytest -m slow`),
+# keeping the default one within its ten minutes. The trainer itself is
+# tested by tests/test_trainer_exprgan.py in the default selection.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('exprgan_smoke')]
 STAGES = exprgan.STAGE_NAMES
 
 

@@ -183,28 +183,3 @@ def test_whole_networks_agree_in_both_lowerings(network):
   plain, optimized = _both(run, variables, images)
   _assert_trees_close(plain, optimized)
 
-
-def test_training_steps_compile_without_ynnpack_only_when_optimized():
-  x, kernel = _random((4, 32, 32, 16)), _random((3, 3, 16, 16), seed=1)
-
-  def gradients(x, kernel):
-    def loss(x, kernel):
-      return jnp.sum(jnp.tanh(jax.lax.conv_general_dilated(
-          x, kernel, (1, 1), 'SAME',
-          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))))
-    return jax.grad(loss, argnums=(0, 1))(x, kernel)
-
-  results = {}
-  for name in ('plain', 'optimized'):
-    with lowering.use_lowering(name):
-      options = lowering.compiler_options()
-      compiled = jax.jit(gradients, compiler_options=options).lower(
-          x, kernel).compile()
-    if name == 'plain' or jax.default_backend() != 'cpu':
-      assert options is None, name
-    else:
-      assert options == {'xla_cpu_experimental_ynn_fusion_type': ''}
-      assert 'ynn_fusion' not in compiled.as_text()
-      assert 'convolution(' in compiled.as_text()
-    results[name] = compiled(x, kernel)
-  _assert_trees_close(results['plain'], results['optimized'])

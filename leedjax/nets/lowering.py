@@ -21,13 +21,6 @@ Sapphire Rapids (docs/status.md, "Step times"):
   XLA's forward pass and kernel gradient and computes the input gradient
   in the sub-pixel form, so no derivative of any order is dilated.
 
-* XLA:CPU's YNNPACK convolutions (its default since jax 0.10): with them
-  off, XLA's Eigen convolutions ran LEED's step 17% faster (439.5 vs 363.3
-  ms, median of 7, default config) and StarGAN's at 64 px 16% (2,915 vs
-  2,446 ms), timed side by side in one process; Psi's step within noise
-  (127 vs 136 ms). `compiler_options()` gives the training steps that
-  setting (docs/status.md, "Step times").
-
 `lowering()` picks 'optimized' on a CPU backend and 'plain' elsewhere
 (cuDNN and TPU convolutions are best left to XLA); `use_lowering(name)`
 overrides it while a function is traced, e.g. to time both side by side
@@ -67,19 +60,6 @@ def lowering() -> str:
   if name == 'auto':
     return 'optimized' if jax.default_backend() == 'cpu' else 'plain'
   return name
-
-
-# XLA:CPU debug option: the list of op kinds handed to YNNPACK; empty hands
-# none (its matmuls included, which ran as fast without it).
-_CPU_OPTIONS = {'xla_cpu_experimental_ynn_fusion_type': ''}
-
-
-def compiler_options() -> dict[str, str] | None:
-  """XLA options for `jax.jit(..., compiler_options=...)` under the
-  lowering traced now: the optimized lowering's on a CPU, else None."""
-  if lowering() == 'optimized' and jax.default_backend() == 'cpu':
-    return dict(_CPU_OPTIONS)
-  return None
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
