@@ -11,8 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-EXPRGAN_STAGES = ('exprgan_controller', 'exprgan_reconstruction',
-                  'exprgan_refinement')
+from leedjax.trainers import exprgan as exprgan_trainer  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def get_config(variant: str = ''):
@@ -21,7 +20,7 @@ def get_config(variant: str = ''):
                      "configs/synthetic_exprgan.py: use no variant or "
                      "':smoke'.")
   config = synthetic.get_config(variant)
-  config.stages = ('data',) + EXPRGAN_STAGES
+  config.stages = ('data',) + exprgan_trainer.STAGE_NAMES
   exprgan = config.exprgan
   # A quarter of the paper's widths for a 2-core CPU; the paper's batch.
   # Step times (`python -m leedjax.bench --config=configs/synthetic_exprgan.py
@@ -38,7 +37,7 @@ def get_config(variant: str = ''):
     exprgan.width = 1 / 16
     exprgan.batch_size = 4
     exprgan.identity_layers = ('relu1_2', 'relu2_2')
-    for stage in ('controller', 'reconstruction', 'refinement'):
+    for stage in exprgan_trainer.STAGES:
       section = exprgan[stage]
       section.num_steps = 2
       section.log_every = 1

@@ -110,7 +110,7 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
   _check_exprgan_order(stages)
   for stage in stages:
     section = config.get(stage)
-    if stage.startswith('exprgan_'):
+    if stage in exprgan.STAGE_NAMES:  # one section for the three
       section, stage = config.exprgan, 'exprgan'
     if section is None or 'batch_size' not in section:
       continue
@@ -120,7 +120,6 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
              f'the global batch must split evenly over {num_devices} '
              f'device(s) and {num_processes} process(es); use a multiple of '
              f'{math.lcm(num_devices, num_processes)}.')
-
 
 
 def _check_exprgan_order(stages: tuple) -> None:

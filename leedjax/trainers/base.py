@@ -74,6 +74,13 @@ class SampleGrid:
     return np.asarray(plots.label_grid(list(rows), self.labels))
 
 
+def loss_metrics(prefix: str, total, parts) -> Metrics:
+  """An objective's total and named parts as metrics: `<prefix>_loss` and
+  `<prefix>_<part>`."""
+  return {f'{prefix}_loss': total,
+          **{f'{prefix}_{name}': value for name, value in parts.items()}}
+
+
 def to_uint8(images) -> np.ndarray:
   """Images in [-1, 1] to uint8."""
   return np.asarray(np.clip((np.asarray(images, np.float32) + 1.0) * 127.5,

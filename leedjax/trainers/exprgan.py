@@ -227,7 +227,12 @@ class ExprGANTrainer:
 
   def generator_loss(self, trained, state: TrainState, images, onehot,
                      codes, prior, frozen):
-    """G_enc's and G_dec's objective; `trained` holds their parameters."""
+    """G_enc's and G_dec's objective; `trained` holds their parameters.
+
+    Returns:
+      (total, (parts, faces, identity)): the generated faces and the
+      identity they came from, which the discriminators' objectives take.
+    """
     params = {**state.params, **trained}
     faces, identity = self.generate(params, images, codes, prior)
     logits, predicted, _ = self._discriminate(
@@ -238,7 +243,7 @@ class ExprGANTrainer:
     if self.stage == 'controller':
       parts['image_adversarial'] = _bce(logits, 1.0)
       total = parts['image_adversarial'] + w['lambda_q'] * parts['q']
-      return total, parts
+      return total, (parts, faces, identity)
     real, fake = (self.phi.apply({'params': frozen['vgg']}, x)
                   for x in (images, faces))
     parts['pixel'] = losses.l1_loss(prediction=faces, target=images)
@@ -258,7 +263,7 @@ class ExprGANTrainer:
                * parts['image_adversarial']
                + w['lambda_latent_adversarial'] * parts['latent_adversarial']
                + w['lambda_tv'] * parts['tv'])
-    return total, parts
+    return total, (parts, faces, identity)
 
   def image_discriminator_loss(self, d_params, state: TrainState, images,
                                onehot, faces, codes):
@@ -297,28 +302,28 @@ class ExprGANTrainer:
                       if name in trained]
     grads, metrics, new_stats = {}, {}, {}
 
-    g_grads, (g_total, g_parts) = jax.grad(
-        lambda p: _with_aux(self.generator_loss(
-            p, state, images, onehot, codes, prior, frozen)),
-        has_aux=True)({name: state.params[name] for name in generator_nets})
+    (g_total, (g_parts, faces, identity)), g_grads = jax.value_and_grad(
+        self.generator_loss, has_aux=True)(
+            {name: state.params[name] for name in generator_nets}, state,
+            images, onehot, codes, prior, frozen)
     grads.update(g_grads)
-    metrics.update(_prefixed('g', g_total, g_parts))
+    metrics.update(base.loss_metrics('g', g_total, g_parts))
 
-    faces, identity = jax.lax.stop_gradient(
-        self.generate(state.params, images, codes, prior))
+    # The discriminators see the generator's outputs as constants.
+    faces, identity = jax.lax.stop_gradient((faces, identity))
     (d_total, (d_parts, new_stats[IMAGE_DISCRIMINATOR])), d_grads = (
         jax.value_and_grad(self.image_discriminator_loss, has_aux=True)(
             state.params[IMAGE_DISCRIMINATOR], state, images, onehot, faces,
             codes))
     grads[IMAGE_DISCRIMINATOR] = d_grads
-    metrics.update(_prefixed('d_img', d_total, d_parts))
+    metrics.update(base.loss_metrics('d_img', d_total, d_parts))
 
     if LATENT_DISCRIMINATOR in trained:
       (z_total, (z_parts, new_stats[LATENT_DISCRIMINATOR])), z_grads = (
           jax.value_and_grad(self.latent_discriminator_loss, has_aux=True)(
               state.params[LATENT_DISCRIMINATOR], state, identity, prior))
       grads[LATENT_DISCRIMINATOR] = z_grads
-      metrics.update(_prefixed('d_z', z_total, z_parts))
+      metrics.update(base.loss_metrics('d_z', z_total, z_parts))
 
     state = state.apply_gradients(grads).with_batch_stats(new_stats)
     return state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
@@ -350,13 +355,3 @@ class ExprGANTrainer:
   @functools.cached_property
   def _jitted_sample_rows(self):
     return jax.jit(self.sample_rows)
-
-
-def _prefixed(prefix: str, total, parts) -> dict[str, jax.Array]:
-  return {f'{prefix}_loss': total,
-          **{f'{prefix}_{name}': value for name, value in parts.items()}}
-
-
-def _with_aux(loss_and_parts):
-  total, parts = loss_and_parts
-  return total, (total, parts)

@@ -183,11 +183,6 @@ class StarGANObjectives:
         lambda_identity=self.lambda_identity)
 
 
-def _prefixed(prefix: str, total, parts) -> dict[str, jax.Array]:
-  return {f'{prefix}_loss': total,
-          **{f'{prefix}_{name}': value for name, value in parts.items()}}
-
-
 def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
   """The EMA's decay after G update `step` (0-based): min(decay,
   (1 + step) / (10 + step)). A fixed 0.999 would still hold .999**1000 =
@@ -325,7 +320,7 @@ class StarGANTrainer:
         lambda p: _with_aux(self.objectives.discriminator_loss(
             p, state.params[GENERATOR], images, labels, target_labels, rng)),
         has_aux=True)(state.params[DISCRIMINATOR])
-    metrics = _prefixed('d', total, parts)
+    metrics = base.loss_metrics('d', total, parts)
     metrics['d_grad_norm'] = optax.tree.norm(d_grads)
     return state.apply_gradients({DISCRIMINATOR: d_grads}), metrics
 
@@ -338,7 +333,7 @@ class StarGANTrainer:
         lambda p: _with_aux(self.objectives.generator_loss(
             p, state.params[DISCRIMINATOR], images, labels, target_labels)),
         has_aux=True)(state.params[GENERATOR])
-    metrics = _prefixed('g', total, parts)
+    metrics = base.loss_metrics('g', total, parts)
     metrics['g_grad_norm'] = optax.tree.norm(g_grads)
     return state.apply_gradients({GENERATOR: g_grads}), metrics
 
