@@ -207,6 +207,12 @@ def get_config() -> ml_collections.ConfigDict:
   evaluate.angle_figure_expression = 'surprised'
   evaluate.tsne_points = 1_000
   evaluate.tsne_perplexity = 30.0
+  # ExprGAN, when its stages are listed: test faces edited to every class at
+  # five intensities for the intensity agreement (SynthFaces), and Table 1's
+  # numbers of generated faces added to Psi's training images (0 is Psi;
+  # each other count retrains Psi's recipe once; () skips the table).
+  evaluate.exprgan_intensity_inputs = 40
+  evaluate.exprgan_augmentation = (0, 3_000, 6_000, 30_000)
   return config
 
 

@@ -1,8 +1,8 @@
 """ExprGAN on SynthFaces at 32 px: its three training stages.
 
 The faces are configs/synthetic.py's (frontal, 200 people, split by
-subject). `:smoke` shrinks everything to a run of a minute (the tests use
-it). ExprGAN is not evaluated yet (issue 14): this config trains it.
+subject), judged by the same Psi and identity judge as LEED's default job.
+`:smoke` shrinks everything to a run of a minute or two (the tests use it).
 """
 
 import os
@@ -20,7 +20,8 @@ def get_config(variant: str = ''):
                      "configs/synthetic_exprgan.py: use no variant or "
                      "':smoke'.")
   config = synthetic.get_config(variant)
-  config.stages = ('data',) + exprgan_trainer.STAGE_NAMES
+  config.stages = (('data', 'classifier') + exprgan_trainer.STAGE_NAMES
+                   + ('identity_judge', 'evaluate'))
   exprgan = config.exprgan
   # A quarter of the paper's widths for a 2-core CPU; the paper's batch.
   # Step times (`python -m leedjax.bench --config=configs/synthetic_exprgan.py
@@ -43,4 +44,6 @@ def get_config(variant: str = ''):
       section.log_every = 1
       section.checkpoint_every = 2
       section.sample_every = 2
+    config.evaluate.exprgan_intensity_inputs = 4
+    config.evaluate.exprgan_augmentation = (0, 16)
   return config

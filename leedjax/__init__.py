@@ -5,7 +5,8 @@
 
 __version__ = '0.1.0'
 
-__all__ = ['Editor', 'edit', 'load_editor']
+__all__ = ['Editor', 'ExprGANEditor', 'edit', 'edit_to_expression',
+           'load_editor']
 
 
 def __getattr__(name):

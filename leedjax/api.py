@@ -1,4 +1,5 @@
-"""Editing with a trained LEED model: `load_editor` and `edit`.
+"""Editing with a trained model: `load_editor`, `edit` and
+`edit_to_expression`.
 
   from leedjax import edit, load_editor
 
@@ -6,7 +7,12 @@
   out = edit(editor, faces, references, alpha=1.0)  # (B, S, S, 3) in [-1, 1]
   out = jax.jit(edit)(editor, faces, references, jnp.array([0.5, 1.0, 1.5]))
 
-`edit` is pure: the `Editor` is a pytree whose leaves are the networks'
+A workdir that trained LEED gives LEED's editor; one that trained ExprGAN
+(and not LEED, or with `system='exprgan'`) gives ExprGAN's, with which
+`edit` is ExprGAN's transfer and `edit_to_expression(editor, faces,
+'happy', 0.3)` sets a class at an intensity (api_exprgan.py).
+
+`edit` is pure: the editor is a pytree whose leaves are the networks'
 parameters and whose static part describes the networks, so it can be jitted,
 vmapped or differentiated like any JAX function.
 """
@@ -20,6 +26,7 @@ import flax
 import jax
 import jax.numpy as jnp
 
+from leedjax import api_exprgan
 from leedjax import checkpoints
 from leedjax import editing
 from leedjax.data import pipeline
@@ -30,6 +37,8 @@ from leedjax.trainers import leed as leed_lib
 from leedjax.trainers import stargan
 
 EDIT_NETS = ('encoder', 'decoder', 'extractor', 'interpolator')
+SYSTEMS = ('leed', 'exprgan')
+ExprGANEditor = api_exprgan.ExprGANEditor
 
 
 class EditorNotFoundError(FileNotFoundError):
@@ -94,15 +103,25 @@ def _as_float(images, name: str, size: int) -> jax.Array:
   return images.astype(jnp.float32)
 
 
-def edit(params: Editor, input, reference, alpha,  # pylint: disable=redefined-builtin
+def _alphas(alpha, count: int, name: str = 'alpha') -> jax.Array:
+  alpha = jnp.asarray(alpha, jnp.float32)
+  if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] != count):
+    raise ValueError(f'{name} must be a scalar or have one value per image '
+                     f'({count}); got shape {alpha.shape}.')
+  return jnp.broadcast_to(alpha, (count,))
+
+
+def edit(params, input, reference, alpha,  # pylint: disable=redefined-builtin
          mode: str = 'decode') -> jax.Array:
   """The input faces wearing the reference faces' expressions.
 
-  I_B = Dec(I(E(N(I_A)), alpha * X(E(R_B), E(N(R_B))))), with N the trained
-  StarGAN neutralizer (LEED eqs. 2 and 6; docs/design.md, Editing).
+  LEED: I_B = Dec(I(E(N(I_A)), alpha * X(E(R_B), E(N(R_B))))), with N the
+  trained StarGAN neutralizer (LEED eqs. 2 and 6; docs/design.md, Editing).
+  ExprGAN: G_dec(G_enc(I_A), alpha * c_B), c_B Q's code of the reference
+  given Psi's class of it (ExprGAN's transfer; `mode` does not apply).
 
   Args:
-    params: an `Editor`, e.g. from `load_editor`.
+    params: an `Editor` or `ExprGANEditor`, e.g. from `load_editor`.
     input: (B, S, S, 3) faces to edit, uint8 in [0, 255] or floats in
       [-1, 1], S the editor's image size.
     reference: (B, S, S, 3) faces whose expressions to copy, same format.
@@ -121,20 +140,48 @@ def edit(params: Editor, input, reference, alpha,  # pylint: disable=redefined-b
   if faces.shape != references.shape:
     raise ValueError(f'input {faces.shape} and reference {references.shape} '
                      'must hold the same number of images.')
-  alpha = jnp.asarray(alpha, jnp.float32)
-  if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] != faces.shape[0]):
-    raise ValueError(f'alpha must be a scalar or have one value per image '
-                     f'({faces.shape[0]}); got shape {alpha.shape}.')
+  alpha = _alphas(alpha, faces.shape[0])
+  if isinstance(params, ExprGANEditor):
+    return jnp.clip(api_exprgan.transfer(params, faces, references, alpha),
+                    -1.0, 1.0)
   neutral = stargan.neutralize(params.spec.generator(), params.neutralizer,
                                jnp.concatenate([faces, references]),
                                params.spec.neutral_class)
   faces_neutral, references_neutral = jnp.split(neutral, 2)
   edited = editing.edit_with_neutrals(
       params.spec.leed_networks(), params.leed, faces, faces_neutral,
-      references, references_neutral, jnp.broadcast_to(alpha,
-                                                       faces.shape[:1]),
-      mode=mode)
+      references, references_neutral, alpha, mode=mode)
   return jnp.clip(edited, -1.0, 1.0)
+
+
+def edit_to_expression(params: ExprGANEditor, input, expression,  # pylint: disable=redefined-builtin
+                       intensity) -> jax.Array:
+  """The input faces with an expression class at an intensity (ExprGAN's
+  Fig. 3; LEED, being label-free, has no classes: use `edit`).
+
+  Args:
+    params: an `ExprGANEditor`.
+    input: (B, S, S, 3) faces, uint8 or floats in [-1, 1].
+    expression: a class name (`params.spec.class_names`), an index, or
+      (B,) indices.
+    intensity: in [0, 1] (weak to strong), a scalar or (B,).
+
+  Returns:
+    (B, S, S, 3) float32 images in [-1, 1].
+  """
+  if not isinstance(params, ExprGANEditor):
+    raise ValueError('edit_to_expression needs an ExprGAN editor; LEED '
+                     'copies a reference\'s expression: use edit(editor, '
+                     'input, reference, alpha).')
+  faces = _as_float(input, 'input', params.spec.image_size)
+  count = faces.shape[0]
+  if isinstance(expression, (str, int)):
+    labels = jnp.full((count,), params.spec.class_index(expression))
+  else:
+    labels = jnp.broadcast_to(jnp.asarray(expression, jnp.int32), (count,))
+  intensity = _alphas(intensity, count, 'intensity')
+  return jnp.clip(api_exprgan.to_expression(params, faces, labels,
+                                            intensity), -1.0, 1.0)
 
 
 def _variables(state: dict, name: str) -> dict:
@@ -144,18 +191,44 @@ def _variables(state: dict, name: str) -> dict:
   return variables
 
 
-def load_editor(workdir) -> Editor:
-  """The editor a finished `leed` stage of `workdir` trained.
+def load_editor(workdir, system: str | None = None):
+  """The editor `workdir` trained: LEED's (an `Editor`) or ExprGAN's (an
+  `ExprGANEditor`).
 
-  Needs only the workdir (its config.json and the checkpoints of the
-  `neutralizer` and `leed` stages), not the dataset.
+  Needs only the workdir (its config.json and the checkpoints of the stages
+  the editor uses), not the dataset.
+
+  Args:
+    workdir: a workdir of `python -m leedjax.main`.
+    system: 'leed' or 'exprgan'; None takes LEED where it was trained,
+      else ExprGAN.
 
   Raises:
-    EditorNotFoundError: the workdir has no finished `leed` stage, or its
-      neutral faces came from the renderer (an oracle no photo has).
+    EditorNotFoundError: the workdir has no finished editor of that system,
+      or LEED's neutral faces came from the renderer (an oracle no photo
+      has).
   """
   root = pathlib.Path(workdir).expanduser()
   config_file = root / 'config.json'
+  if system not in (None, *SYSTEMS):
+    raise ValueError(f'Unknown system {system!r}: use one of {SYSTEMS}.')
+  if system != 'leed' and config_file.is_file():
+    config = json.loads(config_file.read_text())
+    stage = api_exprgan.trained(root, config)
+    leed_done = (root / 'leed' / 'done.json').is_file()
+    if stage and (system == 'exprgan' or not leed_done):
+      if not (root / 'classifier' / 'done.json').is_file():
+        raise EditorNotFoundError(
+            f'{root}: ExprGAN\'s transfer reads the reference\'s class with '
+            'the workdir\'s expression classifier, and its \'classifier\' '
+            'stage has not finished. List it in config.stages and train.')
+      return api_exprgan.load(root, config, stage)
+    if system == 'exprgan':
+      raise EditorNotFoundError(
+          f'{root} holds no trained ExprGAN: its stages have not finished. '
+          'Train one with `python -m leedjax.main '
+          '--config=configs/synthetic_exprgan.py '
+          f'--workdir={root}`.')
   for stage in ('neutralizer', 'leed'):
     if not (root / stage / 'done.json').is_file() or not config_file.is_file():
       raise EditorNotFoundError(

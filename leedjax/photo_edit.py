@@ -25,10 +25,20 @@ _WORKDIR = flags.DEFINE_string(
     'leedjax.main).')
 _INPUT = flags.DEFINE_string('input', None, 'The photo whose face to edit.')
 _REFERENCE = flags.DEFINE_string(
-    'reference', None, 'A photo of a face with the expression to copy.')
+    'reference', None, 'A photo of a face with the expression to copy (or '
+    'give --expression, with an ExprGAN editor).')
 _ALPHA = flags.DEFINE_string(
     'alpha', '1', 'Expression intensity, or several separated by commas '
     '(e.g. 0,0.5,1,1.5) for a strip or --gif.')
+_EXPRESSION = flags.DEFINE_string(
+    'expression', None, 'ExprGAN editors only: the expression class to give '
+    'the face (e.g. happy), instead of copying a --reference.')
+_INTENSITY = flags.DEFINE_string(
+    'intensity', None, 'With --expression: its intensity in [0, 1] (weak to '
+    'strong), or several separated by commas; default 1.')
+_SYSTEM = flags.DEFINE_enum(
+    'system', None, ['leed', 'exprgan'], 'Which editor of a workdir that '
+    'trained both (default: LEED).')
 _OUT = flags.DEFINE_string(
     'out', None, 'Where to write: .png, .jpg or .jpeg (one photo, or a strip '
     'of the input and one photo per alpha), or .gif with --gif.')
@@ -62,7 +72,7 @@ _PASTE = flags.DEFINE_enum(
     'change: add the edit\'s change to the photo\'s face, keeping detail '
     'finer than the editor\'s image size; face: paste the edited face '
     'itself (as small as the editor makes it, resized).')
-flags.mark_flags_as_required(['workdir', 'input', 'reference', 'out'])
+flags.mark_flags_as_required(['workdir', 'input', 'out'])
 # The spellings with dashes work too (--face-index, ...).
 for _name in ('face_index', 'reference_face_index', 'max_megapixels'):
   flags.DEFINE_alias(_name.replace('_', '-'), _name)
@@ -70,25 +80,26 @@ for _name in ('face_index', 'reference_face_index', 'max_megapixels'):
 # One compiled edit is faster than running it op by op (1.5 s against 6 s
 # for a 32-pixel editor on a CPU).
 _jitted_edit = jax.jit(api.edit, static_argnames='mode')
+_jitted_edit_to_expression = jax.jit(api.edit_to_expression)
 
 
 class FlagError(ValueError):
   """A flag value the command cannot run with."""
 
 
-def parse_alphas(alphas) -> list[float]:
+def parse_alphas(alphas, flag: str = '--alpha') -> list[float]:
   """'0,0.5,1' (or a sequence) -> [0.0, 0.5, 1.0], if all are finite numbers.
 
   Raises:
     FlagError: naming the value that is not a finite number.
   """
-  example = 'give numbers separated by commas, e.g. --alpha=0,0.5,1'
+  example = f'give numbers separated by commas, e.g. {flag}=0,0.5,1'
   if isinstance(alphas, str):
     if not alphas.strip():
-      raise FlagError(f'--alpha is empty; {example}.')
+      raise FlagError(f'{flag} is empty; {example}.')
     alphas = alphas.split(',')
   if not len(alphas):
-    raise FlagError(f'no alpha given; {example}.')
+    raise FlagError(f'no {flag[2:]} given; {example}.')
   parsed = []
   for alpha in alphas:
     try:
@@ -96,7 +107,7 @@ def parse_alphas(alphas) -> list[float]:
     except (TypeError, ValueError):
       number = math.nan
     if not math.isfinite(number):
-      raise FlagError(f'--alpha: {str(alpha).strip()!r} is not a finite '
+      raise FlagError(f'{flag}: {str(alpha).strip()!r} is not a finite '
                       f'number; {example}.')
     parsed.append(number)
   return parsed
@@ -142,20 +153,59 @@ def _face_crop(photo, path, index: int, flag: str, aligned: bool,
   return photos.square_crop_box(face.box, margin), face.eye_angle
 
 
+def _strengths(reference_path, alphas, expression, intensities):
+  """The --alpha list (with --reference) or the --intensity list (with
+  --expression), after checking that exactly one of those two is given."""
+  if (reference_path is None) == (expression is None):
+    raise FlagError('give either --reference (a photo whose expression to '
+                    'copy) or --expression (a class, with an ExprGAN '
+                    'editor), not both or neither.')
+  if expression is None:
+    if intensities is not None:
+      raise FlagError('--intensity goes with --expression; with --reference '
+                      'use --alpha.')
+    return parse_alphas(alphas)
+  if not str(expression).strip():
+    raise FlagError('--expression is empty; give a class name, e.g. '
+                    '--expression=happy.')
+  values = parse_alphas('1' if intensities is None else intensities,
+                        '--intensity')
+  if not all(0.0 <= value <= 1.0 for value in values):
+    raise FlagError(f'--intensity values must lie in [0, 1] (weak to '
+                    f'strong); got {intensities}.')
+  return values
+
+
+def _load_editor(workdir, system, expression):
+  editor = api.load_editor(workdir, system)
+  if expression is None:
+    return editor
+  if not isinstance(editor, api.ExprGANEditor):
+    raise FlagError(f'--expression needs an ExprGAN editor, and {workdir} '
+                    'gave LEED\'s, which copies expressions from a '
+                    '--reference photo (LEED has no classes). Pass '
+                    '--system=exprgan for a workdir that trained both.')
+  if expression not in editor.spec.class_names:
+    raise FlagError(f'--expression={expression!r} is not one of this '
+                    f'editor\'s classes: {", ".join(editor.spec.class_names)}.')
+  return editor
+
+
 def edit_photo(workdir, input_path, reference_path, alphas, out, *,
                gif=False, aligned=False, face_index=0, reference_face_index=0,
                margin=0.25, feather=0.15, mode='decode', paste='change',
-               max_pixels=photos.MAX_PIXELS) -> pathlib.Path:
+               max_pixels=photos.MAX_PIXELS, expression=None,
+               intensities=None, system=None) -> pathlib.Path:
   """What `python -m leedjax.edit` does (see the module docstring).
 
   Args:
     workdir: holds a trained editor.
     input_path, reference_path: photos of the face to edit and of the
-      expression to copy.
+      expression to copy (None with `expression`).
     alphas: numbers, or a comma-separated string of them.
     out: the file to write; its suffix picks the format.
     gif, aligned, face_index, reference_face_index, margin, feather, mode,
-      paste, max_pixels: as the flags.
+      paste, max_pixels, expression, intensities, system: as the flags.
 
   Returns:
     The path written.
@@ -164,32 +214,38 @@ def edit_photo(workdir, input_path, reference_path, alphas, out, *,
     FlagError, photos.PhotoError, api.EditorNotFoundError,
     photos.DetectorUnavailableError: before anything is loaded or written.
   """
-  alphas = parse_alphas(alphas)
+  alphas = _strengths(reference_path, alphas, expression, intensities)
   if margin < 0 or not 0 <= feather <= 0.5 or min(face_index,
                                                   reference_face_index) < 0:
     raise FlagError('--margin must be >= 0, --feather in [0, 0.5] and the '
                     'face indices >= 0.')
   out = check_out(out, gif)
   photo = photos.read_photo(input_path, max_pixels)
-  reference = photos.read_photo(reference_path, max_pixels)
   height, width = photo.shape[:2]
   panels = 1 if gif or len(alphas) == 1 else len(alphas) + 1
   photos.check_output(out, height, width * panels)
   box, angle = _face_crop(photo, input_path, face_index, '--face_index',
                           aligned, margin)
-  reference_box, reference_angle = _face_crop(
-      reference, reference_path, reference_face_index,
-      '--reference_face_index', aligned, margin)
-  editor = api.load_editor(workdir)
+  if reference_path is not None:
+    reference = photos.read_photo(reference_path, max_pixels)
+    reference_box, reference_angle = _face_crop(
+        reference, reference_path, reference_face_index,
+        '--reference_face_index', aligned, margin)
+  editor = _load_editor(workdir, system, expression)
 
   size = editor.spec.image_size
   batch = len(alphas)
   face = photos.crop_face(photo, box, size, angle)
   faces = np.repeat(face[None], batch, axis=0)
-  references = np.repeat(photos.crop_face(
-      reference, reference_box, size, reference_angle)[None], batch, axis=0)
-  edited = _jitted_edit(editor, faces, references,
-                        np.asarray(alphas, np.float32), mode=mode)
+  strengths = np.asarray(alphas, np.float32)
+  if expression is None:
+    references = np.repeat(photos.crop_face(
+        reference, reference_box, size, reference_angle)[None], batch, axis=0)
+    edited = _jitted_edit(editor, faces, references, strengths, mode=mode)
+  else:
+    edited = _jitted_edit_to_expression(
+        editor, faces, np.full(batch, editor.spec.class_index(expression),
+                               np.int32), strengths)
   edited = base.to_uint8(edited)
   # An aligned photo is all face: change it whole, not blended.
   feather = 0.0 if aligned else feather
@@ -220,7 +276,9 @@ def main(argv):
         face_index=_FACE_INDEX.value,
         reference_face_index=_REFERENCE_FACE_INDEX.value,
         margin=_MARGIN.value, feather=_FEATHER.value, mode=_MODE.value,
-        paste=_PASTE.value, max_pixels=round(_MAX_MEGAPIXELS.value * 1e6))
+        paste=_PASTE.value, max_pixels=round(_MAX_MEGAPIXELS.value * 1e6),
+        expression=_EXPRESSION.value, intensities=_INTENSITY.value,
+        system=_SYSTEM.value)
     print(f'Wrote {path}.')
 
   cli.guarded(edit_and_say, program='leedjax.edit', errors=(

@@ -45,7 +45,9 @@ def test_exprgan_config_passes_and_its_stages_keep_their_order():
   for variant in ('', 'smoke'):
     config = synthetic_exprgan.get_config(variant)
     _check(config)
-    assert config.stages[1:] == exprgan.STAGE_NAMES
+    stages = tuple(config.stages)
+    assert stages == (('data', 'classifier') + exprgan.STAGE_NAMES
+                      + ('identity_judge', 'evaluate'))
   config = synthetic_exprgan.get_config('smoke')
   config.stages = ('data', 'exprgan_reconstruction')
   with pytest.raises(config_checks.ConfigError,
@@ -54,6 +56,14 @@ def test_exprgan_config_passes_and_its_stages_keep_their_order():
   config.stages = ('data', 'exprgan_controller', 'exprgan_refinement')
   with pytest.raises(config_checks.ConfigError,
                      match='list exprgan_reconstruction before it'):
+    _check(config)
+  # Evaluation needs Psi to judge and an editor to judge.
+  config.stages = ('data', 'classifier', 'identity_judge', 'evaluate')
+  with pytest.raises(config_checks.ConfigError, match='needs an editor'):
+    _check(config)
+  config.stages = ('data', 'leed', 'evaluate')
+  with pytest.raises(config_checks.ConfigError,
+                     match="list 'classifier' before it"):
     _check(config)
   config = synthetic_exprgan.get_config('smoke')
   config.exprgan.batch_size = 6

@@ -1,11 +1,22 @@
 """ExprGAN's three stages at smoke scale through `python -m leedjax.main`:
-each trains, checkpoints, writes its samples, and the next starts from it."""
+each trains, checkpoints, writes its samples, and the next starts from it;
+the evaluation reports ExprGAN as its headline method with its own figures
+and tables; the workdir's editor edits through the API, the photo editor and
+`jax.export`."""
 
 import json
 import os
+import subprocess
+import sys
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
 import pytest
+import skimage.data
 
+import leedjax
 from conftest import REPO
 from conftest import run_main
 from leedjax.trainers import exprgan
@@ -38,7 +49,84 @@ def test_every_exprgan_stage_trains_and_a_second_run_skips_them(
     assert list((workdir / stage / 'tensorboard').iterdir())
     lines = (workdir / stage / 'metrics.jsonl').read_text().splitlines()
     assert 'g_loss' in json.loads(lines[-1])
+  _check_evaluation(workdir)
+  _check_editor(workdir, user_dir)
   again = run_main(*args, config=f'{config}:smoke', cwd=user_dir)
   assert again.returncode == 0, again.stderr[-4000:]
   for stage in STAGES:
     assert f'Stage {stage}: already done.' in again.stdout
+
+
+def _check_evaluation(workdir):
+  results = json.loads((workdir / 'results.json').read_text())
+  assert results['headline_method'] == 'exprgan'
+  assert results['expression_accuracy'] == results[
+      'exprgan_expression_accuracy']
+  for key in ('identity_retention', 'ssim_edit', 'ssim_copy_input',
+              'exprgan_intensity_correlation'):
+    assert isinstance(results[key], float), key
+  # Table 1's rows: Psi itself, and Psi's recipe retrained with 16 faces.
+  assert set(results['exprgan_augmentation_accuracy']) == {'0', '16'}
+  evaluate = workdir / 'evaluate'
+  report = json.loads((evaluate / 'report.json').read_text())
+  assert set(report['exprgan']['retrieval']) == {'c', 'y', 'x'}
+  assert 'stargan' not in report['methods']
+  for name in ('exprgan_intensity.png', 'exprgan_retrieval.png',
+               'edits.png'):
+    assert (evaluate / name).stat().st_size > 0
+  text = (evaluate / 'report.md').read_text()
+  assert 'ExprGAN transfer' in text and 'Table 1' in text
+
+
+def _check_editor(workdir, user_dir):
+  editor = leedjax.load_editor(workdir)
+  assert isinstance(editor, leedjax.ExprGANEditor)
+  assert editor.spec.class_names[1] == 'happy'
+  faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3),
+                                            dtype=np.uint8)
+  transfer = jax.jit(leedjax.edit)(editor, faces, faces[::-1],
+                                   jnp.array([0.0, 1.0, 1.5]))
+  assert transfer.shape == (3, 32, 32, 3)
+  weak, strong = (leedjax.edit_to_expression(editor, faces, 'happy', t)
+                  for t in (0.0, 1.0))
+  assert float(jnp.max(jnp.abs(strong - weak))) > 0  # intensity is used
+  with pytest.raises(ValueError, match='knows neutral, happy'):
+    leedjax.edit_to_expression(editor, faces, 'joyful', 0.5)
+  with pytest.raises(leedjax.api.EditorNotFoundError, match='neutralizer'):
+    leedjax.load_editor(workdir, system='leed')
+
+  result = run_main(workdir, '--mode=export',
+                    config=f'{REPO}/configs/synthetic_exprgan.py:smoke')
+  assert result.returncode == 0, result.stderr[-3000:]
+  export_dir = workdir / 'export'
+  assert json.loads((export_dir / 'edit.json').read_text())[
+      'system'] == 'exprgan'
+  from jax import export  # pylint: disable=g-import-not-at-top
+  served = export.deserialize(
+      (export_dir / 'edit_to_expression.jaxexport').read_bytes())
+  classes = np.array([1, 1, 4], np.int32)
+  intensity = np.array([0.2, 1.0, 0.5], np.float32)
+  np.testing.assert_allclose(
+      served.call(faces, classes, intensity),
+      leedjax.edit_to_expression(editor, faces, classes, intensity),
+      atol=1e-5)
+
+  photo = user_dir / 'astronaut.png'
+  Image.fromarray(skimage.data.astronaut()).save(photo)
+  out = user_dir / 'happier.png'
+  edit = subprocess.run(
+      [sys.executable, '-m', 'leedjax.edit', f'--workdir={workdir}',
+       f'--input={photo}', '--expression=happy', '--intensity=0.2,1',
+       f'--out={out}'], cwd=user_dir,
+      env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+      text=True, timeout=300, check=False)
+  assert edit.returncode == 0, edit.stderr[-3000:]
+  assert Image.open(out).size == (3 * 512, 512)
+  bad = subprocess.run(
+      [sys.executable, '-m', 'leedjax.edit', f'--workdir={workdir}',
+       f'--input={photo}', '--expression=joyful', f'--out={out}.png'],
+      cwd=user_dir, env=dict(os.environ, PYTHONPATH=str(REPO)),
+      capture_output=True, text=True, timeout=300, check=False)
+  assert bad.returncode == 2 and 'not one of this editor' in bad.stderr
+  assert 'Traceback' not in bad.stderr
+  assert not os.path.exists(f'{out}.png')

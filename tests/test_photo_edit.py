@@ -288,6 +288,13 @@ def test_bad_input_is_refused_before_loading_and_writes_nothing(
       (dict(out=out_dir / 'missing' / 'edit.png'), 'does not exist; create'),
       (dict(out=out_dir), 'is a directory'),
       (dict(feather=0.7), '--feather'),
+      (dict(expression='happy'), 'not both or neither'),
+      (dict(reference_path=None), 'not both or neither'),
+      (dict(intensities='0.5'), '--intensity goes with --expression'),
+      (dict(reference_path=None, expression='happy', intensities='0,2'),
+       r'must lie in \[0, 1\]'),
+      (dict(reference_path=None, expression='happy', intensities='x'),
+       "--intensity: 'x' is not a finite number"),
       ({}, 'holds no trained editor'),
   ]
   for change, problem in cases:
@@ -336,6 +343,11 @@ def test_edits_a_photo_into_a_strip_a_gif_and_an_aligned_crop(
   assert Image.open(one).size == (150, 160)
   assert sorted(os.listdir(tmp_path)) == ['anim.gif', 'crop.jpg', 'one.jpg',
                                           'strip.png']
+  # LEED has no classes to edit to.
+  with pytest.raises(cli.FlagError, match='needs an ExprGAN editor'):
+    cli.edit_photo(workdir, astronaut_png, None, '1', tmp_path / 'no.png',
+                   expression='happy')
+  assert not (tmp_path / 'no.png').exists()
 
 
 def _run_edit(*args):

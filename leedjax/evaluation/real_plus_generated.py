@@ -56,9 +56,22 @@ class ConcatenatedSource:
     return self._sources[part][index - start]
 
 
-def accuracy(context, stage_dir, generated: ArraySource) -> dict:
-  """Trains the R+G classifier (resuming from its checkpoints in
-  `stage_dir / STAGE_SUBDIR`) and returns its test accuracy."""
+def psi_accuracy(context) -> float:
+  """Psi's (the `classifier` stage's) accuracy on the real test images,
+  measured as `accuracy` measures its retrained copies."""
+  psi, settings = context.outputs['classifier'], context.config.classifier
+  return classifier_lib.evaluate(
+      psi['model'], psi['variables'],
+      pipeline.eval_batches(context.source('test'), context.config.data,
+                            settings.eval_batch_size),
+      label_key=settings.label_key, mesh=context.mesh)
+
+
+def accuracy(context, stage_dir, generated: ArraySource,
+             subdir: str = STAGE_SUBDIR) -> dict:
+  """Trains Psi's recipe on the real training images and `generated`
+  (resuming from its checkpoints in `stage_dir / subdir`) and returns its
+  test accuracy."""
   config = context.config
   settings = copy.deepcopy(config.classifier)
   num_classes = classifier_lib.num_classes_of(settings.label_key, config.data)
@@ -66,7 +79,7 @@ def accuracy(context, stage_dir, generated: ArraySource) -> dict:
   trainer = classifier_lib.ClassifierTrainer(
       settings, config.data, ConcatenatedSource(train, generated),
       num_classes=num_classes, name='classifier_real_plus_generated')
-  state = loop.train(trainer, settings, stage_dir / STAGE_SUBDIR,
+  state = loop.train(trainer, settings, stage_dir / subdir,
                      mesh=context.mesh, seed=config.seed)
   test_accuracy = classifier_lib.evaluate(
       trainer.model, state.variables(classifier_lib.NET),

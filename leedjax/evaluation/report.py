@@ -18,6 +18,7 @@ _METHOD_NOTES = {
     'leed_without_q': 'LEED without Q (ablation)',
     'leed_without_s': 'LEED without S (ablation)',
     'stargan': 'StarGAN towards the reference\'s class (uses labels)',
+    'exprgan': 'ExprGAN transfer: Q\'s code of the reference (uses labels)',
     'copy_input': 'copy the input (edits nothing)',
     'copy_reference': 'copy the reference',
 }
@@ -31,6 +32,10 @@ _FIGURES = (
     ('angles', 'Across camera angles (Fig. 5)'),
     ('tsne', 't-SNE of encoder, residual and extractor features, coloured '
      'by expression (Fig. 4)'),
+    ('exprgan_intensity', 'ExprGAN: one test face as every class at five '
+     'intensities, weak to strong (ExprGAN Fig. 3)'),
+    ('exprgan_retrieval', 'ExprGAN: top-1 retrieval by expression code, label '
+     'and pixels among other subjects\' test faces (ExprGAN Fig. 7)'),
 )
 
 
@@ -59,7 +64,9 @@ def markdown(report: dict) -> str:
       f'{settings["image_size"]} px ({settings["split_scheme"]} split, '
       f'{settings["pairing"].replace("_", " ")} pairs), alpha '
       f'{settings["alpha"]:g}, edit mode {settings["edit_mode"]}, neutral '
-      f'faces from {settings["neutral_faces"]}. Written in '
+      f'faces from {settings["neutral_faces"] or "no neutralizer"}. '
+      f'Headline method: {settings.get("headline_method", "leed")}. '
+      'Written in '
       f'{report["evaluate_seconds"]:.0f} s.', '',
       '## Image quality and judges (Table 1)', '',
       *_methods_table(report['methods']), '',
@@ -73,9 +80,12 @@ def markdown(report: dict) -> str:
       '## Expression classification protocols (Table 2)', '',
   ]
   protocols = report['classification_protocols']
+  headline = {'leed': 'LEED', 'exprgan': 'ExprGAN'}[
+      settings.get('headline_method', 'leed')]
   lines += ['| protocol | accuracy |', '| --- | ---: |',
             f'| R: Psi on the real test images | {_cell(protocols["R"], "{:.1%}")} |',
-            f'| G: Psi on LEED\'s edits | {_cell(protocols["G"], "{:.1%}")} |']
+            f'| G: Psi on {headline}\'s edits | '
+            f'{_cell(protocols["G"], "{:.1%}")} |']
   if 'R+G' in protocols:
     details = protocols['R+G_details']
     lines.append(
@@ -99,6 +109,8 @@ def markdown(report: dict) -> str:
               '| features | agreement |', '| --- | ---: |']
     lines += [f'| {name} | {value:.3f} |' for name, value in
               report['tsne_neighbour_agreement'].items()]
+  if 'exprgan' in report:
+    lines += ['', *_exprgan_lines(report['exprgan'])]
   figures = report.get('figures', {})
   if figures:
     lines += ['', '## Figures', '']
@@ -106,3 +118,41 @@ def markdown(report: dict) -> str:
       if key in figures:
         lines += [f'### {caption}', '', f'![{key}]({figures[key]})', '']
   return '\n'.join(lines).rstrip() + '\n'
+
+
+def _exprgan_lines(extras: dict) -> list[str]:
+  """ExprGAN's intensity agreement, retrieval and augmentation tables."""
+  lines = ['## ExprGAN', '']
+  agreement = extras.get('intensity_agreement')
+  if agreement:
+    means = ', '.join(f'{requested} -> {matched:.2f}' for requested, matched
+                      in agreement['matched_mean'].items())
+    lines += [f'Intensity agreement: {agreement["num_edits"]} edits to every '
+              'non-neutral class, each matched to the nearest of the '
+              'renderer\'s faces of that person and class at intensities '
+              f'0-1; correlation of requested and matched intensity '
+              f'{agreement["pearson"]:.3f} (mean matched intensity per '
+              f'requested: {means}).', '']
+  table = extras.get('retrieval')
+  if table:
+    gaps = any('intensity_gap' in row for row in table.values())
+    lines += ['Top-1 retrieval (Fig. 7) among other subjects\' test faces:',
+              '', '| by | same class | intensity gap |' if gaps
+              else '| by | same class |',
+              '| --- | ---: | ---: |' if gaps else '| --- | ---: |']
+    for name, label in (('c', 'expression code c'), ('y', 'label y'),
+                        ('x', 'pixels x')):
+      row = table[name]
+      cells = [f'{row["same_class"]:.1%}']
+      if gaps:
+        cells.append(f'{row["intensity_gap"]:.3f}')
+      lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    lines.append('')
+  augmentation = extras.get('augmentation')
+  if augmentation:
+    lines += ['Data augmentation (Table 1): Psi\'s recipe trained on the real '
+              'training images plus N ExprGAN faces, accuracy on the real '
+              'test images:', '', '| N | accuracy |', '| ---: | ---: |']
+    lines += [f'| {count} | {accuracy:.1%} |'
+              for count, accuracy in augmentation.items()]
+  return lines

@@ -22,4 +22,6 @@ def run(context, stage_dir) -> dict:
       'num_train': splits[train].num_examples,
       'num_test': splits[test].num_examples,
       'bytes': sum(split.num_bytes for split in splits.values()),
+      # In label order; editors loaded from the workdir name classes by it.
+      'expression_names': list(builder.info.features['expression'].names),
   }

@@ -10,6 +10,9 @@ neutralizer. The methods compared on these pairs:
   the config lists their stages;
 - `stargan`: the neutralizer's StarGAN, translating the input to the
   reference's expression class (it needs the labels LEED does without);
+- `exprgan`: ExprGAN's transfer (its Fig. 4), when the config lists its
+  stages: the input's identity with the code Q reads from the reference
+  given the reference's class (labels, like StarGAN);
 - `copy_input`, `copy_reference`: baselines that edit nothing.
 
 Each is scored by FID (ported Inception; real test images vs the method's
@@ -21,7 +24,10 @@ real-face classifier; identity retention by the identity judge. Table 2's R
 (Psi on the real test images) and R+G (evaluation/real_plus_generated.py)
 complete the classification protocols. Figures: the edits, interpolation
 and extrapolation (Fig. 7), camera angles (Fig. 5), ablations (Fig. 3) and
-t-SNE of the encoder, residual and extractor features (Fig. 4).
+t-SNE of the encoder, residual and extractor features (Fig. 4). ExprGAN
+adds its own (evaluation/exprgan.py): intensities, intensity agreement,
+retrieval and the augmentation table. A config with ExprGAN and no LEED
+reports ExprGAN's figures as the headline.
 
 Writes `report.md`, `report.json` and the figures into the stage's
 directory, and the headline numbers to `<workdir>/results.json`.
@@ -41,12 +47,14 @@ from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
 from leedjax.evaluation import fid as fid_lib
+from leedjax.evaluation import exprgan as exprgan_eval
 from leedjax.evaluation import figures
 from leedjax.evaluation import real_plus_generated
 from leedjax.evaluation import report as report_lib
 from leedjax.evaluation import scores
 from leedjax.evaluation import targets
 from leedjax.stages import batched
+from leedjax.stages import exprgan as exprgan_stage
 from leedjax.stages import leed as leed_stage
 from leedjax.trainers import base
 from leedjax.trainers import stargan
@@ -104,12 +112,15 @@ def _chosen(records, num_pairs, seed: int):
   return {key: values[keep] for key, values in records.items()}
 
 
-def _neutral_faces(context, records) -> np.ndarray:
+def _neutral_faces(context, records) -> np.ndarray | None:
+  """The neutral faces LEED edits from; None without a neutralizer."""
   config = context.config
   if config.neutralizer.use_renderer_neutral:
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
     return catalog.render_neutral(records['catalog_row'],
                                   config.data.image_size)
+  if 'neutralizer' not in context.outputs:
+    return None
   neutralize = context.outputs['neutralizer']['neutralize']
   return batched.in_batches(
       lambda images: base.to_uint8(neutralize(pipeline.to_float(images))),
@@ -147,7 +158,7 @@ def _stargan_edits(neutralizer, images, target_classes, batch_size: int):
       [images, np.asarray(target_classes)], batch_size))
 
 
-def _methods(context, records, references, neutral):
+def _methods(context, records, references, neutral, exprgan_editor):
   """{method: uint8 edits of every test pair}, and {LEED model: its editor
   over test indices} (see `_leed_editor`)."""
   settings = context.config.evaluate
@@ -163,6 +174,10 @@ def _methods(context, records, references, neutral):
     methods['stargan'] = _stargan_edits(
         context.outputs['neutralizer'], records['image'],
         records['expression'][references], settings.batch_size)
+  if exprgan_editor is not None:
+    methods['exprgan'] = exprgan_editor.transfer(
+        records['image'], records['image'][references],
+        records['expression'][references])
   methods['copy_input'] = records['image']
   methods['copy_reference'] = records['image'][references]
   return methods, editors
@@ -314,8 +329,10 @@ def _figures(context, stage_dir, records, references, neutral, methods,
   settings = context.config.evaluate
   count = min(settings.figure_pairs, len(references))
   written = {}
-  rows = {'input': records['image'], 'reference': records['image'][references],
-          'input neutral': neutral, 'reference neutral': neutral[references]}
+  rows = {'input': records['image'], 'reference': records['image'][references]}
+  if neutral is not None:
+    rows.update({'input neutral': neutral,
+                 'reference neutral': neutral[references]})
   rows.update({name: edits for name, edits in methods.items()
                if not name.startswith('copy_')})
   if 'true' in target_sets:
@@ -330,6 +347,8 @@ def _figures(context, stage_dir, records, references, neutral, methods,
         ablation_rows[label] = methods[name]
     figures.edits_grid(stage_dir / 'ablation.png', ablation_rows, count)
     written['ablation'] = 'ablation.png'
+  if 'leed' not in editors:
+    return written
   figures.interpolation_grid(stage_dir / 'interpolation.png',
                              records['image'], editors['leed'],
                              np.arange(count), references[:count],
@@ -378,9 +397,14 @@ def run(context, stage_dir) -> dict:
     references = make_pairs(records['subject'], records['angle'],
                             settings.pairing, settings.seed)
     neutral = _neutral_faces(context, records)
+  exprgan_outputs = exprgan_stage.final_outputs(context)
+  exprgan_editor = (None if exprgan_outputs is None else
+                    exprgan_eval.Editor(exprgan_outputs, settings.batch_size))
   with _part(f'edits of {len(references)} pairs by every method'):
-    methods, editors = _methods(context, records, references, neutral)
+    methods, editors = _methods(context, records, references, neutral,
+                                exprgan_editor)
     target_sets = _targets(context, records, references)
+  headline = primary_method(methods)
   judges = _Judges(context, class_names)
   from leedjax.weights import inception as inception_weights  # pylint: disable=g-import-not-at-top
   from leedjax.weights import vgg16  # pylint: disable=g-import-not-at-top
@@ -410,8 +434,8 @@ def run(context, stage_dir) -> dict:
 
   protocols = {'R': scores.mean(judges.psi(records['image'])
                                 == records['expression']),
-               'G': table['leed']['expression_accuracy']}
-  if settings.real_plus_generated:
+               'G': table[headline]['expression_accuracy']}
+  if settings.real_plus_generated and 'leed' in context.outputs:
     with _part('R+G: Psi retrained on real and edited training images'):
       generated = _generated_training_edits(context, context.outputs['leed'],
                                             settings.seed)
@@ -430,14 +454,16 @@ def run(context, stage_dir) -> dict:
 
   report = {
       'settings': {'num_pairs': len(references), 'pairing': settings.pairing,
+                   'headline_method': headline,
                    'alpha': settings.alpha, 'edit_mode': settings.edit_mode,
                    'dataset': config.data.dataset,
                    'image_size': config.data.image_size,
                    'split_scheme': config.data.split_scheme,
                    'judges': list(settings.judges),
-                   'neutral_faces': ('renderer'
-                                     if config.neutralizer.use_renderer_neutral
-                                     else 'stargan')},
+                   'neutral_faces': (
+                       None if neutral is None else 'renderer'
+                       if config.neutralizer.use_renderer_neutral
+                       else 'stargan')},
       'methods': table,
       'classification_protocols': protocols,
       'judge_ceilings': ceilings,
@@ -447,10 +473,17 @@ def run(context, stage_dir) -> dict:
       report['figures'] = _figures(context, stage_dir, records, references,
                                    neutral, methods, target_sets, editors,
                                    class_names)
-    with _part('t-SNE of the features (Fig. 4)'):
-      report['figures']['tsne'] = 'tsne.png'
-      report['tsne_neighbour_agreement'] = _tsne(context, stage_dir, records,
-                                                 neutral, class_names)
+    if 'leed' in context.outputs:
+      with _part('t-SNE of the features (Fig. 4)'):
+        report['figures']['tsne'] = 'tsne.png'
+        report['tsne_neighbour_agreement'] = _tsne(context, stage_dir,
+                                                   records, neutral,
+                                                   class_names)
+  if exprgan_editor is not None:
+    report['exprgan'] = _exprgan_extras(context, stage_dir, exprgan_editor,
+                                        records, class_names)
+    report.setdefault('figures', {}).update(
+        report['exprgan'].pop('figures'))
   report['evaluate_seconds'] = round(time.perf_counter() - start, 3)
   results = _results(context, report)
   if jax.process_index() == 0:
@@ -462,17 +495,62 @@ def run(context, stage_dir) -> dict:
   return results
 
 
+def primary_method(methods) -> str:
+  """The method whose figures head `results.json`: LEED when trained,
+  else ExprGAN."""
+  for name in ('leed', 'exprgan'):
+    if name in methods:
+      return name
+  raise ValueError('Nothing to evaluate: config.stages lists neither LEED '
+                   "('leed') nor ExprGAN's stages before 'evaluate'.")
+
+
+def _exprgan_extras(context, stage_dir, editor, records,
+                    class_names) -> dict:
+  """ExprGAN's intensity figure and agreement, retrieval and augmentation
+  table (evaluation/exprgan.py)."""
+  config, settings = context.config, context.config.evaluate
+  extras = {'figures': {}}
+  synthetic = config.data.dataset == 'synth_faces'
+  catalog = (synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
+             if synthetic else None)
+  if jax.process_index() == 0 and settings.figures:
+    with _part('ExprGAN: one face at every class and intensity (Fig. 3)'):
+      exprgan_eval.intensity_figure(stage_dir / 'exprgan_intensity.png',
+                                    editor, records['image'][0], class_names)
+      extras['figures']['exprgan_intensity'] = 'exprgan_intensity.png'
+  with _part('ExprGAN: retrieval by code, label and pixels'):
+    extras['retrieval'] = exprgan_eval.retrieval(
+        stage_dir / 'exprgan_retrieval.png', editor, records,
+        settings.figure_pairs, settings.seed,
+        catalog.intensity[records['catalog_row']] if synthetic else None)
+    extras['figures']['exprgan_retrieval'] = 'exprgan_retrieval.png'
+  if synthetic:
+    with _part('ExprGAN: requested vs rendered intensity'):
+      extras['intensity_agreement'] = exprgan_eval.intensity_agreement(
+          editor, catalog, records, config.data.image_size,
+          settings.exprgan_intensity_inputs)
+  if settings.exprgan_augmentation:
+    with _part('ExprGAN: Psi retrained with generated faces (Table 1)'):
+      extras['augmentation'] = exprgan_eval.augmentation(
+          context, stage_dir, editor, settings.exprgan_augmentation,
+          settings.seed)
+  return extras
+
+
 def _results(context, report) -> dict:
-  """The headline numbers of `results.json` (issue 4's keys first)."""
-  leed = report['methods']['leed']
+  """The headline numbers of `results.json` (issue 4's keys first): the
+  headline method's (`primary_method`)."""
   methods = report['methods']
   settings = report['settings']
+  headline = methods[settings['headline_method']]
   results = {
-      'expression_accuracy': leed['expression_accuracy'],
-      'identity_retention': leed['identity_retention'],
-      'fid_edit': leed['fid'],
-      'ssim_paper_edit': leed['ssim_paper'],
-      'lpips_paper_edit': leed['lpips_paper'],
+      'expression_accuracy': headline['expression_accuracy'],
+      'headline_method': settings['headline_method'],
+      'identity_retention': headline['identity_retention'],
+      'fid_edit': headline['fid'],
+      'ssim_paper_edit': headline['ssim_paper'],
+      'lpips_paper_edit': headline['lpips_paper'],
       'psi_accuracy_on_real_test_images':
           report['classification_protocols']['R'],
       'num_pairs': settings['num_pairs'],
@@ -484,17 +562,29 @@ def _results(context, report) -> dict:
   if 'R+G' in report['classification_protocols']:
     results['expression_accuracy_real_plus_generated'] = (
         report['classification_protocols']['R+G'])
-  results['ssim_edit_to_input'] = leed['ssim_input']
-  if 'ssim_true' in leed:
-    results.update(ssim_edit=leed['ssim_true'],
+  results['ssim_edit_to_input'] = headline['ssim_input']
+  if 'ssim_true' in headline:
+    results.update(ssim_edit=headline['ssim_true'],
                    ssim_copy_input=methods['copy_input']['ssim_true'],
                    ssim_copy_reference=methods['copy_reference']['ssim_true'],
-                   lpips_edit=leed['lpips_true'])
+                   lpips_edit=headline['lpips_true'])
   if 'stargan' in methods:
     results.update(
         stargan_identity_retention=methods['stargan']['identity_retention'],
         stargan_expression_accuracy=methods['stargan']['expression_accuracy'],
         stargan_ssim=methods['stargan'].get('ssim_true'))
+  if 'exprgan' in methods:
+    exprgan = methods['exprgan']
+    results.update(
+        exprgan_identity_retention=exprgan['identity_retention'],
+        exprgan_expression_accuracy=exprgan['expression_accuracy'],
+        exprgan_ssim=exprgan.get('ssim_true'))
+    agreement = report['exprgan'].get('intensity_agreement')
+    if agreement:
+      results['exprgan_intensity_correlation'] = agreement['pearson']
+    if 'augmentation' in report['exprgan']:
+      results['exprgan_augmentation_accuracy'] = report['exprgan'][
+          'augmentation']
   for key, value in report['judge_ceilings'].items():
     results[f'{key}_of_true_edits'] = value
   results['wall_seconds'] = round(_earlier_stages_seconds(context)

@@ -33,7 +33,20 @@ def _trainer(context, name: str) -> exprgan_lib.ExprGANTrainer:
 
 
 def _outputs(context, trainer, state, name):
-  context.outputs[name] = {'nets': trainer.nets, 'state': state}
+  context.outputs[name] = {
+      'nets': trainer.nets, 'state': state,
+      'variables': {net: state.variables(net) for net in exprgan_lib.NETS},
+      'num_classes': trainer.num_classes, 'code_dim': trainer.code_dim,
+      'identity_dim': trainer.identity_dim}
+
+
+def final_outputs(context) -> dict | None:
+  """The outputs of the last ExprGAN stage the config lists, once it has
+  run or loaded (what evaluation and editing use); None without one."""
+  listed = [name for name in STAGE_NAMES if name in context.config.stages]
+  if not listed or listed[-1] not in context.outputs:
+    return None
+  return context.outputs[listed[-1]]
 
 
 def run(context, stage_dir, name: str) -> dict:

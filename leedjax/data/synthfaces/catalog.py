@@ -104,6 +104,19 @@ class Catalog:
     return render_faces(self.identities.take(self.subject[input_rows]), aus,
                         self.angle[input_rows], self.gaze[input_rows], size)
 
+  def render_expression(self, rows, expression, intensity,
+                        size: int) -> np.ndarray:
+    """Each row's person, pose and gaze wearing `expression` (an index into
+    `expressions.EXPRESSIONS`, per row or one) at `intensity` (the same)."""
+    rows = np.asarray(rows)
+    expression = np.broadcast_to(np.asarray(expression, np.int64), rows.shape)
+    intensity = np.broadcast_to(np.asarray(intensity, np.float32), rows.shape)
+    subjects = self.subject[rows]
+    aus = expressions.expression_controls(expression, intensity,
+                                          self.styles[subjects])
+    return render_faces(self.identities.take(subjects), aus, self.angle[rows],
+                        self.gaze[rows], size)
+
   def neutral_rows(self, rows) -> np.ndarray:
     """For each row, the row of the same subject, angle and intensity level
     with a neutral expression (its gaze differs; see `render_neutral`)."""
