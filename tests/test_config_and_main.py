@@ -127,13 +127,33 @@ def test_main_rejects_a_bad_config_before_writing_anything(tmp_path):
 
 
 @pytest.mark.parametrize('name, owner', [('rafd', 'Radboud Faces Database'),
-                                         ('cfeed', 'Compound Facial')])
+                                         ('cfeed', 'Compound Facial'),
+                                         ('oulu', 'Oulu-CASIA')])
 def test_paper_configs_say_what_data_they_need(tmp_path, name, owner):
   workdir = tmp_path / 'run'
   result = run_main(workdir, config=f'configs/{name}.py')
   assert result.returncode == 2, result.stderr[-2000:]
   assert owner in result.stderr and 'configs/synthetic.py' in result.stderr
   assert not workdir.exists()
+
+
+def test_oulu_config_holds_exprgans_recipe():
+  import oulu  # pylint: disable=g-import-not-at-top
+  config = oulu.get_config()
+  assert (config.data.image_size, config.data.split_scheme,
+          config.data.flip) == (128, 'subject', True)
+  assert round(config.data.test_fraction * 80) == 8  # P073-P080
+  assert tuple(config.stages) == (('data', 'classifier')
+                                  + exprgan.STAGE_NAMES
+                                  + ('identity_judge', 'evaluate'))
+  section = config.exprgan
+  assert (section.width, section.batch_size, section.learning_rate,
+          section.betas, section.code_dim, section.identity_dim) == (
+              1.0, 48, 2e-4, (0.5, 0.999), 5, 50)
+  assert (section.lambda_image_adversarial, section.lambda_latent_adversarial,
+          section.lambda_tv) == (0.01, 0.01, 0.001)
+  for stage in exprgan.STAGES:
+    assert section[stage].num_steps == 1_350  # 50 epochs of 27 steps
 
 
 def test_paper_configs_hold_the_papers_recipe():

@@ -43,6 +43,10 @@ LICENSED_DATASETS = {
     'cfeed': ('the Compound Facial Expressions of Emotion database (230 '
               'subjects, 22 basic and compound expressions; request it from '
               'its authors, Du, Tao and Martinez, Ohio State University)'),
+    'oulu': ('the Oulu-CASIA NIR&VIS facial expression database (80 '
+             'subjects, six expressions, image sequences; request it from '
+             'the University of Oulu\'s Center for Machine Vision and '
+             'Signal Analysis)'),
 }
 DATASETS = ('synth_faces',)
 # Rows per renderer call: the catalogue's own chunk (the tail padded), so that
