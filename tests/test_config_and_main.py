@@ -70,6 +70,11 @@ def test_exprgan_config_passes_and_its_stages_keep_their_order():
   with pytest.raises(config_checks.ConfigError,
                      match='config.exprgan.batch_size=6'):
     _check(config, num_devices=4)
+  both = synthetic_exprgan.get_config('with_leed')
+  _check(both)
+  assert tuple(both.stages) == (
+      ('data', 'classifier', 'neutralizer', 'cache', 'leed')
+      + exprgan.STAGE_NAMES + ('identity_judge', 'evaluate'))
   with pytest.raises(ValueError, match='variant'):
     synthetic_exprgan.get_config('ablations')
 

@@ -151,3 +151,12 @@ def test_retrieval_by_an_exact_code_finds_class_and_intensity(
   # The label knows the class, not how strong the expression is.
   assert table['y']['intensity_gap'] > 0.1
   assert (tmp_path / 'retrieval.png').stat().st_size > 0
+
+
+def test_the_headline_is_leed_where_trained_else_exprgan():
+  from leedjax.stages import evaluate  # pylint: disable=g-import-not-at-top
+  assert evaluate.primary_method({'stargan': 0, 'exprgan': 0, 'leed': 0}) == (
+      'leed')
+  assert evaluate.primary_method({'copy_input': 0, 'exprgan': 0}) == 'exprgan'
+  with pytest.raises(ValueError, match='neither LEED'):
+    evaluate.primary_method({'copy_input': 0})
