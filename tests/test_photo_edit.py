@@ -345,8 +345,8 @@ def test_edits_a_photo_into_a_strip_a_gif_and_an_aligned_crop(
                                           'strip.png']
   # LEED has no classes to edit to.
   with pytest.raises(cli.FlagError, match='needs an ExprGAN editor'):
-    cli.edit_photo(workdir, astronaut_png, None, '1', tmp_path / 'no.png',
-                   expression='happy')
+    cli.edit_photo(workdir, crop, None, '1', tmp_path / 'no.png',
+                   expression='happy', aligned=True)
   assert not (tmp_path / 'no.png').exists()
 
 

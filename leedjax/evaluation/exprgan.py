@@ -161,7 +161,8 @@ def retrieval(path, editor: Editor, records, num_figure_queries: int,
   class's faces) and the pixels x (Fig. 7).
 
   Args:
-    path: where the figure goes (query, then each method's top-1).
+    path: where the figure goes (query, then each method's top-1), or
+      None for no figure.
     editor: the trained ExprGAN.
     records: test records (image, expression, subject).
     num_figure_queries: rows of the figure.
@@ -192,6 +193,8 @@ def retrieval(path, editor: Editor, records, num_figure_queries: int,
     if intensity is not None:
       table[name]['intensity_gap'] = float(np.mean(
           np.abs(intensity[chosen] - intensity)))
+  if path is None:
+    return table
   shown = np.arange(min(num_figure_queries, len(images)))
   plots.label_grid_png(
       [images[shown]] + [images[np.asarray(found[name])[shown]]

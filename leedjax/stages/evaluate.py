@@ -46,8 +46,8 @@ from leedjax import files
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
-from leedjax.evaluation import fid as fid_lib
 from leedjax.evaluation import exprgan as exprgan_eval
+from leedjax.evaluation import fid as fid_lib
 from leedjax.evaluation import figures
 from leedjax.evaluation import real_plus_generated
 from leedjax.evaluation import report as report_lib
@@ -514,17 +514,19 @@ def _exprgan_extras(context, stage_dir, editor, records,
   synthetic = config.data.dataset == 'synth_faces'
   catalog = (synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
              if synthetic else None)
-  if jax.process_index() == 0 and settings.figures:
+  draw = jax.process_index() == 0 and settings.figures
+  if draw:
     with _part('ExprGAN: one face at every class and intensity (Fig. 3)'):
       exprgan_eval.intensity_figure(stage_dir / 'exprgan_intensity.png',
                                     editor, records['image'][0], class_names)
       extras['figures']['exprgan_intensity'] = 'exprgan_intensity.png'
   with _part('ExprGAN: retrieval by code, label and pixels'):
     extras['retrieval'] = exprgan_eval.retrieval(
-        stage_dir / 'exprgan_retrieval.png', editor, records,
-        settings.figure_pairs, settings.seed,
+        stage_dir / 'exprgan_retrieval.png' if draw else None, editor,
+        records, settings.figure_pairs, settings.seed,
         catalog.intensity[records['catalog_row']] if synthetic else None)
-    extras['figures']['exprgan_retrieval'] = 'exprgan_retrieval.png'
+    if draw:
+      extras['figures']['exprgan_retrieval'] = 'exprgan_retrieval.png'
   if synthetic:
     with _part('ExprGAN: requested vs rendered intensity'):
       extras['intensity_agreement'] = exprgan_eval.intensity_agreement(
