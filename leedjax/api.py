@@ -184,13 +184,6 @@ def edit_to_expression(params: ExprGANEditor, input, expression,  # pylint: disa
                                             intensity), -1.0, 1.0)
 
 
-def _variables(state: dict, name: str) -> dict:
-  variables = {'params': state['params'][name]}
-  if state.get('batch_stats', {}).get(name):
-    variables['batch_stats'] = state['batch_stats'][name]
-  return variables
-
-
 def load_editor(workdir, system: str | None = None):
   """The editor `workdir` trained: LEED's (an `Editor`) or ExprGAN's (an
   `ExprGANEditor`).
@@ -263,7 +256,7 @@ def load_editor(workdir, system: str | None = None):
   return Editor(
       spec=spec,
       neutralizer=jax.tree.map(jnp.asarray, {'params': generator_params}),
-      leed=jax.tree.map(jnp.asarray, {name: _variables(leed_state, name)
+      leed=jax.tree.map(jnp.asarray, {name: checkpoints.net_variables(leed_state, name)
                                       for name in EDIT_NETS}))
 
 

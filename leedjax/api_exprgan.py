@@ -24,6 +24,7 @@ import ml_collections
 
 from leedjax import checkpoints
 from leedjax import exprgan_editing
+from leedjax.data import synthfaces
 from leedjax.trainers import classifier as classifier_lib
 from leedjax.trainers import exprgan as exprgan_lib
 
@@ -89,10 +90,9 @@ class ExprGANEditor:
 
 def trained(root: pathlib.Path, config: dict) -> str | None:
   """The last ExprGAN stage `config` lists if it finished in `root`."""
-  listed = [name for name in exprgan_lib.STAGE_NAMES
-            if name in config.get('stages', ())]
-  if listed and (root / listed[-1] / 'done.json').is_file():
-    return listed[-1]
+  last = exprgan_lib.last_listed_stage(config.get('stages', ()))
+  if last and (root / last / 'done.json').is_file():
+    return last
   return None
 
 
@@ -110,24 +110,18 @@ def load(root: pathlib.Path, config: dict, stage: str) -> ExprGANEditor:
       code_dim=int(settings['code_dim']), class_names=names,
       classifier_width=float(psi_settings['width']),
       classifier_stem_stride=int(psi_settings['stem_stride']))
-  variables = {name: _variables(state, name) for name in EDIT_NETS}
+  variables = {name: checkpoints.net_variables(state, name)
+               for name in EDIT_NETS}
   return ExprGANEditor(
       spec=spec, exprgan=jax.tree.map(jnp.asarray, variables),
       classifier=jax.tree.map(jnp.asarray,
-                              _variables(psi, classifier_lib.NET)))
-
-
-def _variables(state: dict, name: str) -> dict:
-  variables = {'params': state['params'][name]}
-  if state.get('batch_stats', {}).get(name):
-    variables['batch_stats'] = state['batch_stats'][name]
-  return variables
+                              checkpoints.net_variables(
+                                  psi, classifier_lib.NET)))
 
 
 def _class_names(root: pathlib.Path) -> tuple:
   """The expression names, from the data stage's record (SynthFaces and
   RaFD order by default)."""
-  from leedjax.data import synthfaces  # pylint: disable=g-import-not-at-top
   done = root / 'data' / 'done.json'
   if done.is_file():
     names = json.loads(done.read_text()).get('expression_names')

@@ -83,3 +83,12 @@ def read_as_numpy(directory: pathlib.Path, step: int | None = None) -> dict:
   as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
                           tree)
   return checkpointer.restore(path, restore_args=as_numpy)
+
+
+def net_variables(state: dict, name: str) -> dict:
+  """One net's flax variables from a `read_as_numpy` state: its params,
+  and its batch_stats where it has any."""
+  variables = {'params': state['params'][name]}
+  if state.get('batch_stats', {}).get(name):
+    variables['batch_stats'] = state['batch_stats'][name]
+  return variables

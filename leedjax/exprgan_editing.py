@@ -24,10 +24,11 @@ import jax
 import jax.numpy as jnp
 
 from leedjax.nets import exprgan as exprgan_nets
+from leedjax.trainers import exprgan as exprgan_lib
 
-ENCODER = 'encoder'
-GENERATOR = 'generator'
-IMAGE_DISCRIMINATOR = 'image_discriminator'
+ENCODER = exprgan_lib.ENCODER
+GENERATOR = exprgan_lib.GENERATOR
+IMAGE_DISCRIMINATOR = exprgan_lib.IMAGE_DISCRIMINATOR
 
 
 def identity_of(nets: Mapping[str, Any], variables: Mapping[str, Any],

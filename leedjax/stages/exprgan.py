@@ -43,10 +43,8 @@ def _outputs(context, trainer, state, name):
 def final_outputs(context) -> dict | None:
   """The outputs of the last ExprGAN stage the config lists, once it has
   run or loaded (what evaluation and editing use); None without one."""
-  listed = [name for name in STAGE_NAMES if name in context.config.stages]
-  if not listed or listed[-1] not in context.outputs:
-    return None
-  return context.outputs[listed[-1]]
+  return context.outputs.get(
+      exprgan_lib.last_listed_stage(context.config.stages))
 
 
 def run(context, stage_dir, name: str) -> dict:

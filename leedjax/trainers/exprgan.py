@@ -68,6 +68,13 @@ TRAINED = {
 NUM_SAMPLES = 8
 
 
+def last_listed_stage(stages) -> str | None:
+  """The last of ExprGAN's stages in `stages` (a config's), whose networks
+  are the trained ExprGAN; None if none is listed."""
+  listed = [name for name in STAGE_NAMES if name in stages]
+  return listed[-1] if listed else None
+
+
 def make_networks(settings: ml_collections.ConfigDict, num_classes: int,
                   image_size: int) -> dict:
   """ExprGAN's four modules from a config section (`config.exprgan`)."""
