@@ -6,6 +6,7 @@ Every tunable is a field here; `--config.a.b=value` overrides any of them.
 import ml_collections
 
 from leedjax.nets import leed as leed_nets
+from leedjax.trainers import exprgan as exprgan_trainer
 
 # RaFD's camera angles (degrees of yaw).
 RAFD_ANGLES = (-90.0, -45.0, 0.0, 45.0, 90.0)
@@ -22,7 +23,9 @@ def get_config() -> ml_collections.ConfigDict:
   # ---------------------------------------------------------------- data ---
   config.data = data = ml_collections.ConfigDict()
   # A TFDS builder name: 'synth_faces' (embedded, rendered locally), or a
-  # licence-gated dataset prepared from the user's own copy ('rafd', 'cfeed').
+  # dataset read from the user's own copy in data.manual_dir ('rafd',
+  # 'cfeed', 'oulu', 'affectnet', 'raf_db', 'image_folder';
+  # leedjax/data/real/).
   data.dataset = 'synth_faces'
   # Where TFDS writes and reads prepared datasets; None is TFDS's default
   # (~/tensorflow_datasets, or $TFDS_DATA_DIR).
@@ -30,6 +33,17 @@ def get_config() -> ml_collections.ConfigDict:
   # Licence-gated datasets: the directory holding your own copy as its
   # owners distribute it (TFDS's manual_dir).
   data.manual_dir = ml_collections.FieldReference(None, field_type=str)
+  # Real datasets: how faces are cut out ('detect', 'box', 'fixed',
+  # 'center'; None: the dataset's own default, e.g. RaFD's fixed square),
+  # the margin added around a detected or given face box (a fraction of
+  # its side, each side), and the square of crop='fixed' as (centre x,
+  # centre y, side) fractions of the image width (None: the dataset's).
+  data.crop = ml_collections.FieldReference(None, field_type=str)
+  data.crop_margin = 0.25
+  data.fixed_crop = ml_collections.FieldReference(None, field_type=tuple)
+  # Settings of one dataset's builder (its OPTIONS); dataset configs add
+  # them, e.g. configs/cfeed.py's file-name pattern.
+  data.options = ml_collections.ConfigDict()
   data.image_size = 128
   # 'random': the papers' random 90/10 split of images; 'subject': no subject
   # appears in both train and test.
@@ -257,3 +271,50 @@ def classifier_config(label_key: str) -> ml_collections.ConfigDict:
   _stage_schedule(section, log_every=100, checkpoint_every=1_000,
                   sample_every=1_000)
   return section
+
+
+def smoke_trainers(config):
+  """A few steps of each trainer, to check that everything runs."""
+  for section in (config.classifier, config.identity_judge):
+    section.num_steps = 4
+    section.warmup_steps = 1
+    section.batch_size = 8
+    section.eval_batch_size = 16
+  neutralizer = config.neutralizer
+  neutralizer.num_steps = 2
+  neutralizer.n_critic = 2         # the step unrolls n_critic D updates
+  neutralizer.batch_size = 4
+  neutralizer.g_conv_dim = 8
+  neutralizer.d_conv_dim = 8
+  neutralizer.num_residual_blocks = 1
+  leed = config.leed
+  for field in ('width', 'critic_width', 'regularizer_width',
+                'siamese_width'):
+    leed[field] = 0.125
+  leed.batch_size = 4
+  leed.num_steps = 2
+  config.cache.batch_size = 16
+  config.evaluate.batch_size = 16
+  config.evaluate.num_pairs = 32      # of the 80 test images
+  config.evaluate.fid_batch_size = 16
+  for section in (config.classifier, config.identity_judge, neutralizer,
+                  leed):
+    section.log_every = 1
+    section.checkpoint_every = 2
+    section.sample_every = 2
+
+
+def smoke_exprgan(config):
+  """A few steps of each ExprGAN stage, to check that everything runs."""
+  exprgan = config.exprgan
+  exprgan.width = 1 / 16
+  exprgan.batch_size = 4
+  exprgan.identity_layers = ('relu1_2', 'relu2_2')
+  for stage in exprgan_trainer.STAGES:
+    section = exprgan[stage]
+    section.num_steps = 2
+    section.log_every = 1
+    section.checkpoint_every = 2
+    section.sample_every = 2
+  config.evaluate.exprgan_intensity_inputs = 4
+  config.evaluate.exprgan_augmentation = (0, 16)

@@ -38,7 +38,7 @@ def get_config(variant: str = ''):
     # the angle figure) that the frontal default does not.
     config.data.synthfaces.angles = default.RAFD_ANGLES
     config.data.test_fraction = 0.2  # two test subjects to edit across
-    _smoke_trainers(config)
+    default.smoke_trainers(config)
   elif variant == 'ablations':
     stages = list(config.stages)
     at = stages.index('leed') + 1
@@ -137,34 +137,3 @@ def _small_leed(config):
   leed.log_every = 25
   leed.checkpoint_every = 250
   leed.sample_every = 250
-
-
-def _smoke_trainers(config):
-  """A few steps of each trainer, to check that everything runs."""
-  for section in (config.classifier, config.identity_judge):
-    section.num_steps = 4
-    section.warmup_steps = 1
-    section.batch_size = 8
-    section.eval_batch_size = 16
-  neutralizer = config.neutralizer
-  neutralizer.num_steps = 2
-  neutralizer.n_critic = 2         # the step unrolls n_critic D updates
-  neutralizer.batch_size = 4
-  neutralizer.g_conv_dim = 8
-  neutralizer.d_conv_dim = 8
-  neutralizer.num_residual_blocks = 1
-  leed = config.leed
-  for field in ('width', 'critic_width', 'regularizer_width',
-                'siamese_width'):
-    leed[field] = 0.125
-  leed.batch_size = 4
-  leed.num_steps = 2
-  config.cache.batch_size = 16
-  config.evaluate.batch_size = 16
-  config.evaluate.num_pairs = 32      # of the 80 test images
-  config.evaluate.fid_batch_size = 16
-  for section in (config.classifier, config.identity_judge, neutralizer,
-                  leed):
-    section.log_every = 1
-    section.checkpoint_every = 2
-    section.sample_every = 2

@@ -12,6 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from leedjax.trainers import exprgan as exprgan_trainer  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -44,15 +45,5 @@ def get_config(variant: str = ''):
   exprgan.reconstruction.num_steps = 800
   exprgan.refinement.num_steps = 600
   if variant == 'smoke':
-    exprgan.width = 1 / 16
-    exprgan.batch_size = 4
-    exprgan.identity_layers = ('relu1_2', 'relu2_2')
-    for stage in exprgan_trainer.STAGES:
-      section = exprgan[stage]
-      section.num_steps = 2
-      section.log_every = 1
-      section.checkpoint_every = 2
-      section.sample_every = 2
-    config.evaluate.exprgan_intensity_inputs = 4
-    config.evaluate.exprgan_augmentation = (0, 16)
+    default.smoke_exprgan(config)
   return config

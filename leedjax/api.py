@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from leedjax import api_exprgan
 from leedjax import checkpoints
 from leedjax import editing
+from leedjax.data import datasets
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.nets import leed as leed_nets
@@ -246,6 +247,7 @@ def load_editor(workdir, system: str | None = None):
       g_conv_dim=int(config['neutralizer']['g_conv_dim']),
       num_residual_blocks=int(config['neutralizer']['num_residual_blocks']),
       num_classes=_generator_classes(generator_params),
+      neutral_class=datasets.neutral_class(api_exprgan.class_names_of(root)),
       # Workdirs from before these fields existed used the tables'.
       code_stride=int(config['leed'].get('code_stride',
                                          leed_nets.CODE_STRIDE)),

@@ -101,7 +101,7 @@ def load(root: pathlib.Path, config: dict, stage: str) -> ExprGANEditor:
   state = checkpoints.read_as_numpy(root / stage / 'checkpoints')['state']
   psi = checkpoints.read_as_numpy(root / 'classifier' / 'checkpoints')[
       'state']
-  names = _class_names(root)
+  names = class_names_of(root)
   settings, psi_settings = config['exprgan'], config['classifier']
   spec = ExprGANSpec(
       image_size=int(config['data']['image_size']),
@@ -119,7 +119,7 @@ def load(root: pathlib.Path, config: dict, stage: str) -> ExprGANEditor:
                                   psi, classifier_lib.NET)))
 
 
-def _class_names(root: pathlib.Path) -> tuple:
+def class_names_of(root: pathlib.Path) -> tuple:
   """The expression names, from the data stage's record (SynthFaces and
   RaFD order by default)."""
   done = root / 'data' / 'done.json'

@@ -45,9 +45,9 @@ import tensorflow_datasets as tfds
 from leedjax import cli
 from leedjax import files
 from leedjax import loop
+from leedjax.data import datasets
 from leedjax.data import pipeline
 from leedjax.data import sharding
-from leedjax.data import tfds_synthfaces
 from leedjax.nets import lowering
 from leedjax.stages import cache as cache_lib
 from leedjax.stages import exprgan as exprgan_stages
@@ -76,14 +76,20 @@ _CHILD = flags.DEFINE_integer('child', 0, 'Internal: measure on this many '
 flags.mark_flags_as_required(['config'])
 
 
+def _class_names(config) -> list[str]:
+  return datasets.expression_names(datasets.builder(config.data))
+
+
 def _trainer(name, config, source):
   if name == 'classifier':
     return classifier_lib.ClassifierTrainer(
         config.classifier, config.data, source,
         num_classes=classifier_lib.num_classes_of(
-            config.classifier.label_key, config.data), name='classifier')
+            config.classifier.label_key, datasets.builder(config.data)),
+        name='classifier')
   if name == 'neutralizer':
-    return stargan.StarGANTrainer(config.neutralizer, config.data, source)
+    return stargan.StarGANTrainer(config.neutralizer, config.data, source,
+                                  class_names=_class_names(config))
   if name == 'leed':
     stand_in = _stand_in_cache(config, len(source))
     return leed_lib.LeedTrainer(
@@ -93,7 +99,8 @@ def _trainer(name, config, source):
   if name in exprgan_stages.STAGE_NAMES:
     return exprgan_lib.ExprGANTrainer(
         config.exprgan, config.data, source, vgg16.load_vgg16_params(),
-        stage=exprgan_stages.STAGE_NAMES[name])
+        stage=exprgan_stages.STAGE_NAMES[name],
+        class_names=_class_names(config))
   raise app.UsageError(
       f'Unknown trainer {name!r}: use classifier, neutralizer, leed or '
       f'one of {tuple(exprgan_stages.STAGE_NAMES)}.')
@@ -210,8 +217,8 @@ def measure_cache_savings(config, mesh) -> dict:
 
 def _child(config, num_devices):
   mesh = sharding.make_mesh(num_devices)
-  builder = tfds_synthfaces.prepare(config.data)
-  train, _ = tfds_synthfaces.split_names(config.data)
+  builder = datasets.prepare(config.data)
+  train, _ = datasets.split_names(config.data)
   source = builder.as_data_source(train)
   for name in _TRAINERS.value:
     if _COMPARE.value:

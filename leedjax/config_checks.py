@@ -8,7 +8,7 @@ import math
 
 import ml_collections
 
-from leedjax.data import tfds_synthfaces
+from leedjax.data import datasets
 from leedjax.nets import leed as leed_nets
 from leedjax.trainers import exprgan
 
@@ -46,8 +46,8 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
 
   data = config.data
   try:
-    tfds_synthfaces.split_names(data)
-    tfds_synthfaces.builder(data)
+    datasets.split_names(data)
+    datasets.builder(data)
   except (ValueError, NotImplementedError) as error:
     raise ConfigError(str(error)) from error
   _require(data.image_size in IMAGE_SIZES, 'data.image_size', data.image_size,
@@ -80,6 +80,27 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
            config.neutralizer.get('lambda_identity'),
            'cannot be negative (0: the StarGAN release, no identity term).')
 
+  if datasets.is_synthetic(data):
+    _check_synthfaces(data, stages)
+  else:
+    _check_real_data(config, stages)
+  _check_exprgan_order(stages)
+  _check_evaluate_order(stages)
+  for stage in stages:
+    section = config.get(stage)
+    if stage in exprgan.STAGE_NAMES:  # one section for the three
+      section, stage = config.exprgan, 'exprgan'
+    if section is None or 'batch_size' not in section:
+      continue
+    batch = section.batch_size
+    _require(batch > 0 and batch % num_devices == 0 and
+             batch % num_processes == 0, f'{stage}.batch_size', batch,
+             f'the global batch must split evenly over {num_devices} '
+             f'device(s) and {num_processes} process(es); use a multiple of '
+             f'{math.lcm(num_devices, num_processes)}.')
+
+
+def _check_synthfaces(data, stages) -> None:
   grid = data.synthfaces
   _require(grid.num_subjects >= 2, 'data.synthfaces.num_subjects',
            grid.num_subjects, 'needs at least two subjects to split.')
@@ -107,20 +128,27 @@ def check(config: ml_collections.ConfigDict, *, num_devices: int,
   _require(0.0 <= grid.max_gaze <= 1.0, 'data.synthfaces.max_gaze',
            grid.max_gaze, 'must lie in [0, 1].')
 
-  _check_exprgan_order(stages)
-  _check_evaluate_order(stages)
-  for stage in stages:
-    section = config.get(stage)
-    if stage in exprgan.STAGE_NAMES:  # one section for the three
-      section, stage = config.exprgan, 'exprgan'
-    if section is None or 'batch_size' not in section:
-      continue
-    batch = section.batch_size
-    _require(batch > 0 and batch % num_devices == 0 and
-             batch % num_processes == 0, f'{stage}.batch_size', batch,
-             f'the global batch must split evenly over {num_devices} '
-             f'device(s) and {num_processes} process(es); use a multiple of '
-             f'{math.lcm(num_devices, num_processes)}.')
+
+# Stages that learn from, or judge, which person is in each image.
+_NEED_PEOPLE = ('neutralizer', 'cache', 'leed', 'identity_judge', 'evaluate')
+
+
+def _check_real_data(config, stages) -> None:
+  data = config.data
+  _require(not config.neutralizer.get('use_renderer_neutral', False),
+           'neutralizer.use_renderer_neutral', True,
+           'only SynthFaces can render exact neutral faces; real datasets '
+           'use the StarGAN neutralizer (False).')
+  _require(data.crop_margin >= 0.0, 'data.crop_margin', data.crop_margin,
+           'cannot be negative.')
+  if not datasets.builder_class(data.dataset).has_subjects(
+      datasets.options_of(data)):
+    needing = [stage for stage in stages if stage in _NEED_PEOPLE
+               or stage in exprgan.STAGE_NAMES]
+    _require(not needing, 'stages', stages,
+             f'{data.dataset} does not say who is in each image, which '
+             f'{needing} need (pairs of people, identity); train only Psi '
+             'on it: --config.stages=data,classifier.')
 
 
 def _check_evaluate_order(stages: tuple) -> None:

@@ -28,6 +28,7 @@ from leedjax import config_checks
 from leedjax import export
 from leedjax import loop
 from leedjax import run
+from leedjax.data import datasets
 from leedjax.weights import assets
 
 # Exit statuses: 2 a config or data the run cannot start with; 1 training
@@ -61,6 +62,7 @@ _ERROR_EXITS = (
     (run.NotTrainedError, 'Cannot evaluate', EXIT_BAD_INPUT),
     (api.EditorNotFoundError, 'Cannot export', EXIT_BAD_INPUT),
     (config_checks.ConfigError, 'Invalid config', EXIT_BAD_INPUT),
+    (datasets.DatasetError, 'Dataset unusable', EXIT_BAD_INPUT),
     ((assets.MissingWeightsError, assets.CorruptWeightsError),
      'Pretrained weights unusable', EXIT_BAD_INPUT),
     (loop.NonFiniteError, 'Training diverged', EXIT_DIVERGED),

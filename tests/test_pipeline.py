@@ -14,7 +14,7 @@ import pytest
 
 from configs import default
 from leedjax.data import pipeline
-from leedjax.data import tfds_synthfaces
+from leedjax.data import datasets
 
 BATCH = 8
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,8 +37,8 @@ def data_config(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def source(data_config):
-  builder = tfds_synthfaces.prepare(data_config)
-  return builder.as_data_source(tfds_synthfaces.split_names(data_config)[0])
+  builder = datasets.prepare(data_config)
+  return builder.as_data_source(datasets.split_names(data_config)[0])
 
 
 def take(iterator, count):
@@ -167,9 +167,9 @@ def test_global_batches_shard_over_eight_devices(source, data_config):
   script = textwrap.dedent("""
       import json, sys
       import jax, ml_collections, numpy as np
-      from leedjax.data import pipeline, sharding, tfds_synthfaces
+      from leedjax.data import datasets, pipeline, sharding
       config = ml_collections.ConfigDict(json.loads(sys.argv[1]))
-      source = tfds_synthfaces.prepare(config).as_data_source('train')
+      source = datasets.prepare(config).as_data_source('train')
       mesh = sharding.make_mesh()
       assert mesh.shape == {'data': 8}, mesh
       assert mesh.axis_types == (jax.sharding.AxisType.Auto,)
@@ -217,7 +217,7 @@ def test_tensorflow_is_never_imported(tmp_path, monkeypatch):
   monkeypatch.setattr(sys, 'meta_path', [refuse] + sys.meta_path)
   config = tiny_data_config(tmp_path)
   config.synthfaces.num_subjects = 4  # a fresh build, under the watch
-  source = tfds_synthfaces.prepare(config).as_data_source('train')
+  source = datasets.prepare(config).as_data_source('train')
   next(pipeline.pair_batches(source, config, BATCH))
   next(pipeline.image_batches(source, config, BATCH))
   list(pipeline.eval_batches(source, config, BATCH))

@@ -7,6 +7,7 @@ import pytest
 from tensorflow_datasets.core import file_adapters
 
 from configs import default
+from leedjax.data import datasets
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
 
@@ -29,7 +30,7 @@ def data_config(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def builder(data_config):
-  return tfds_synthfaces.prepare(data_config)
+  return datasets.prepare(data_config)
 
 
 @pytest.fixture(scope='module')
@@ -97,7 +98,7 @@ def test_files_are_array_record(builder):
 
 def test_prepare_reuses_a_built_dataset(builder, data_config):
   stamp = os.stat(builder.data_path / 'dataset_info.json').st_mtime_ns
-  again = tfds_synthfaces.prepare(data_config)
+  again = datasets.prepare(data_config)
   assert again.data_path == builder.data_path
   assert os.stat(again.data_path / 'dataset_info.json').st_mtime_ns == stamp
 
@@ -134,19 +135,20 @@ def test_dataset_names_are_checked(tmp_path):
   config = tiny_data_config(tmp_path)
   config.dataset = 'mnist'
   with pytest.raises(ValueError, match=r'config\.data\.dataset.*synth_faces'):
-    tfds_synthfaces.prepare(config)
+    datasets.prepare(config)
   for licensed in ('rafd', 'cfeed'):
     config.dataset = licensed
-    with pytest.raises(NotImplementedError, match='licence forbids'):
-      tfds_synthfaces.prepare(config)
+    with pytest.raises(datasets.DatasetError,
+                       match='your own copy.*manual_dir'):
+      datasets.prepare(config)
 
 
 def test_split_names(tmp_path):
   config = tiny_data_config(tmp_path)
-  assert tfds_synthfaces.split_names(config) == ('train', 'test')
+  assert datasets.split_names(config) == ('train', 'test')
   config.split_scheme = 'subject'
-  assert tfds_synthfaces.split_names(config) == (
+  assert datasets.split_names(config) == (
       'subject_train', 'subject_test')
   config.split_scheme = 'by_age'
   with pytest.raises(ValueError, match='split_scheme'):
-    tfds_synthfaces.split_names(config)
+    datasets.split_names(config)

@@ -9,6 +9,7 @@ import pytest
 
 from configs import default
 from configs import synthetic
+from leedjax.data import datasets
 from leedjax.data import synthfaces
 from leedjax.nets import classifier as classifier_net
 from leedjax.trainers import classifier
@@ -151,10 +152,11 @@ def test_predict_and_evaluate(trained, trainer, first_batch):
 def test_subject_labels_make_an_identity_judge(first_batch):
   data = testing.tiny_data_config()
   data.synthfaces.num_subjects = 5
-  assert classifier.num_classes_of('subject', data) == 5
-  assert classifier.num_classes_of('expression', data) == 8
+  builder = datasets.builder(data)  # counts come from the builder
+  assert classifier.num_classes_of('subject', builder) == 5
+  assert classifier.num_classes_of('expression', builder) == 8
   with pytest.raises(ValueError, match='label_key'):
-    classifier.num_classes_of('angle', data)
+    classifier.num_classes_of('angle', builder)
   judge = classifier.ClassifierTrainer(
       settings('subject'), data, testing.tiny_source(), num_classes=5,
       name='identity_judge')
@@ -194,7 +196,8 @@ def test_the_synthetic_config_makes_both_classifiers():
                            ('identity_judge', 'subject')):
     section = config[stage]
     assert section.label_key == label_key
-    num_classes = classifier.num_classes_of(label_key, config.data)
+    num_classes = classifier.num_classes_of(label_key,
+                                            datasets.builder(config.data))
     trainer = classifier.ClassifierTrainer(section, config.data, [],
                                            num_classes=num_classes,
                                            name=stage)

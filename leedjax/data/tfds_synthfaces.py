@@ -12,14 +12,11 @@ its `catalog_row`, so the exact answer of an edit can be rendered later with
 `Catalog(config.grid).render_edit`.
 """
 
-import contextlib
 import dataclasses
 import io
 import os
 import pathlib
 
-import jax
-from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 from PIL import Image
@@ -33,22 +30,6 @@ SPLITS = {
     'random': ('train', 'test'),
     'subject': ('subject_train', 'subject_test'),
 }
-# Datasets that need the user's own licensed copy; no builder exists yet.
-# Datasets the papers use that no one may redistribute: each user requests a
-# copy from its owners. Their builders are not written yet.
-LICENSED_DATASETS = {
-    'rafd': ('the Radboud Faces Database (67 subjects x 8 expressions x 3 '
-             'gaze directions x 5 camera angles, 8,040 images; request it '
-             'from its owners at https://rafd.socsci.ru.nl)'),
-    'cfeed': ('the Compound Facial Expressions of Emotion database (230 '
-              'subjects, 22 basic and compound expressions; request it from '
-              'its authors, Du, Tao and Martinez, Ohio State University)'),
-    'oulu': ('the Oulu-CASIA NIR&VIS facial expression database (80 '
-             'subjects, six expressions, image sequences; request it from '
-             'the University of Oulu\'s Center for Machine Vision and '
-             'Signal Analysis)'),
-}
-DATASETS = ('synth_faces',)
 # Rows per renderer call: the catalogue's own chunk (the tail padded), so that
 # the jitted renderer compiles once per image size.
 RENDER_CHUNK = catalog_lib.RENDER_CHUNK
@@ -164,21 +145,6 @@ class SynthFaces(tfds.core.GeneratorBasedBuilder):
       }
 
 
-def _check_dataset(data_config: ml_collections.ConfigDict) -> None:
-  dataset = data_config.dataset
-  if dataset in LICENSED_DATASETS:
-    raise NotImplementedError(
-        f'config.data.dataset={dataset!r} needs {LICENSED_DATASETS[dataset]}. '
-        'Its licence forbids redistribution, so leedjax cannot fetch it, and '
-        'its dataset builder (which will read your copy from '
-        'config.data.manual_dir) is not written yet. Until then, train on '
-        f'one of {DATASETS}: --config=configs/synthetic.py.')
-  if dataset not in DATASETS:
-    raise ValueError(f'Unknown config.data.dataset {dataset!r}: choose one of '
-                     f'{DATASETS} (or, once supported, '
-                     f'{tuple(LICENSED_DATASETS)}).')
-
-
 def config_from(data_config: ml_collections.ConfigDict) -> SynthFacesConfig:
   """The builder config that `config.data` asks for."""
   params = data_config.synthfaces
@@ -193,8 +159,8 @@ def config_from(data_config: ml_collections.ConfigDict) -> SynthFacesConfig:
 
 
 def builder(data_config: ml_collections.ConfigDict) -> SynthFaces:
-  """The builder of `config.data`, without building anything."""
-  _check_dataset(data_config)
+  """The builder of `config.data`, without building anything (build it with
+  `leedjax.data.datasets.prepare`)."""
   config = config_from(data_config)
   # TFDS refuses a config object named like a standard one (even an unpickled
   # copy of it, in grain workers): standard configs go by name.
@@ -205,47 +171,3 @@ def builder(data_config: ml_collections.ConfigDict) -> SynthFaces:
     data_dir = os.fspath(pathlib.Path(data_dir).expanduser().absolute())
   return SynthFaces(config=config, data_dir=data_dir,
                     file_format='array_record')
-
-
-def prepare(data_config: ml_collections.ConfigDict) -> SynthFaces:
-  """Builds the dataset of `config.data` if needed and returns its builder.
-
-  With several processes, process 0 builds first; the others then find the
-  data on shared storage, or build their own copy on host-local disks.
-
-  Args:
-    data_config: `config.data` (fields dataset, data_dir, image_size,
-      test_fraction, split_seed, synthfaces.*).
-
-  Returns:
-    A prepared `SynthFaces` builder; read it with `as_data_source(split)`.
-  """
-  _check_dataset(data_config)
-  if jax.process_count() > 1:
-    if jax.process_index() == 0:
-      _build(builder(data_config))
-    multihost_utils.sync_global_devices('leedjax: synth_faces prepared')
-  # Made after the build above, so that it reads what that build wrote.
-  prepared = builder(data_config)
-  _build(prepared)
-  return prepared
-
-
-def _build(unprepared: SynthFaces) -> None:
-  """Renders and writes the dataset unless it is there already."""
-  if unprepared.is_prepared():
-    return
-  print(f'Rendering SynthFaces into {unprepared.data_dir} ...', flush=True)
-  # TFDS prints lines about "downloading" (nothing is downloaded here);
-  # the line above says what happens.
-  with contextlib.redirect_stdout(io.StringIO()):
-    unprepared.download_and_prepare()
-
-
-def split_names(data_config: ml_collections.ConfigDict) -> tuple[str, str]:
-  """(train_split, test_split) of `config.data.split_scheme`."""
-  scheme = data_config.split_scheme
-  if scheme not in SPLITS:
-    raise ValueError(f'Unknown config.data.split_scheme {scheme!r}: choose '
-                     f'one of {tuple(SPLITS)}.')
-  return SPLITS[scheme]

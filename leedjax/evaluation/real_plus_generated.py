@@ -74,7 +74,8 @@ def accuracy(context, stage_dir, generated: ArraySource,
   test accuracy."""
   config = context.config
   settings = copy.deepcopy(config.classifier)
-  num_classes = classifier_lib.num_classes_of(settings.label_key, config.data)
+  num_classes = classifier_lib.num_classes_of(settings.label_key,
+                                              context.builder)
   train = context.source('train')
   trainer = classifier_lib.ClassifierTrainer(
       settings, config.data, ConcatenatedSource(train, generated),

@@ -29,6 +29,6 @@ class Context:
 
   def source(self, which: str):
     """The data source of the config's 'train' or 'test' split."""
-    from leedjax.data import tfds_synthfaces  # pylint: disable=g-import-not-at-top
-    train, test = tfds_synthfaces.split_names(self.config.data)
+    from leedjax.data import datasets  # pylint: disable=g-import-not-at-top
+    train, test = datasets.split_names(self.config.data)
     return self.builder.as_data_source(train if which == 'train' else test)

@@ -17,7 +17,7 @@ from leedjax.trainers import classifier as classifier_lib
 
 def _trainer(context, name: str, settings, source):
   num_classes = classifier_lib.num_classes_of(settings.label_key,
-                                              context.config.data)
+                                              context.builder)
   return classifier_lib.ClassifierTrainer(
       settings, context.config.data, source, num_classes=num_classes,
       name=name)

@@ -8,6 +8,7 @@ later stage starts from the networks the one before it finished with.
 import functools
 
 from leedjax import loop
+from leedjax.data import datasets
 from leedjax.nets import layers
 from leedjax.trainers import exprgan as exprgan_lib
 from leedjax.weights import vgg16
@@ -29,7 +30,8 @@ def _trainer(context, name: str) -> exprgan_lib.ExprGANTrainer:
   return exprgan_lib.ExprGANTrainer(
       config.exprgan, config.data, context.source('train'),
       vgg16.load_vgg16_params(), stage=STAGE_NAMES[name],
-      previous=(context.outputs[previous]['state'] if previous else None))
+      previous=(context.outputs[previous]['state'] if previous else None),
+      class_names=datasets.expression_names(context.builder))
 
 
 def _outputs(context, trainer, state, name):

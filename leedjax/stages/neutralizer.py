@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from leedjax import loop
+from leedjax.data import datasets
 from leedjax.data import pipeline
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
@@ -21,16 +22,30 @@ from leedjax.trainers import base
 from leedjax.trainers import stargan
 
 
+def _neutral_class(context) -> int:
+  names = datasets.expression_names(context.builder)
+  neutral = datasets.neutral_class(names)
+  if neutral is None:
+    raise datasets.DatasetError(
+        f'{context.config.data.dataset} has no neutral class ({names}), '
+        'which LEED\'s neutralizer translates every face to. Train ExprGAN '
+        'on it instead (configs/oulu.py), or add neutral faces (e.g. '
+        'configs/oulu.py\'s options.neutral_first_frame=True).')
+  return neutral
+
+
 def _trainer(context):
-  return stargan.StarGANTrainer(context.config.neutralizer,
-                                context.config.data, context.source('train'))
+  return stargan.StarGANTrainer(
+      context.config.neutralizer, context.config.data, context.source('train'),
+      class_names=datasets.expression_names(context.builder))
 
 
 def _outputs(context, trainer, state):
   # G has no batch statistics; the moving average where there is one.
   variables = {'params': stargan.generator_params(state.params)}
-  neutralize = jax.jit(functools.partial(stargan.neutralize,
-                                         trainer.generator))
+  neutralize = jax.jit(functools.partial(
+      stargan.neutralize, trainer.generator,
+      neutral_class=_neutral_class(context)))
   context.outputs['neutralizer'] = {
       'generator': trainer.generator, 'variables': variables,
       'neutralize': functools.partial(neutralize, variables)}
@@ -57,7 +72,7 @@ def _measure(context) -> dict:
     calls = batched.predicted_classes(context.outputs['classifier']['predict'],
                                       neutral, batch_size)
     summary['psi_calls_neutral'] = float(np.mean(
-        calls == synthfaces.NEUTRAL))
+        calls == _neutral_class(context)))
   if config.data.dataset == 'synth_faces':
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
     truth = catalog.render_neutral(records['catalog_row'],

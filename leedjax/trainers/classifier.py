@@ -22,6 +22,7 @@ import optax
 
 from leedjax import losses
 from leedjax.data import augment
+from leedjax.data import datasets
 from leedjax.data import pipeline
 from leedjax.data import sharding
 from leedjax.data import synthfaces
@@ -32,14 +33,13 @@ from leedjax.trainers.state import TrainState
 NET = 'classifier'
 
 
-def num_classes_of(label_key: str,
-                   data_config: ml_collections.ConfigDict) -> int:
-  """How many classes a label field of SynthFaces views has."""
+def num_classes_of(label_key: str, prepared) -> int:
+  """How many classes a label field of a prepared dataset's views has."""
   if label_key == 'expression':
-    return synthfaces.NUM_EXPRESSIONS
+    return len(datasets.expression_names(prepared))
   if label_key == 'subject':
     # Subject ids are global (0..num_subjects-1) in every split.
-    return int(data_config.synthfaces.num_subjects)
+    return datasets.num_subjects(prepared)
   raise ValueError(f"Unknown label_key {label_key!r}: use 'expression' or "
                    "'subject'.")
 
