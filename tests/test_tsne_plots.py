@@ -217,6 +217,19 @@ def test_scatter_png_palette_covers_eight_distinct_classes():
   assert distances[~np.eye(8, dtype=bool)].min() > 50
 
 
+def test_scatter_png_colours_cfees_22_classes_apart(tmp_path):
+  colours = np.array(plots.COLOURS[:22], float)
+  distances = np.linalg.norm(colours[:, None] - colours[None], axis=-1)
+  assert distances[~np.eye(22, dtype=bool)].min() > 20
+  points = np.random.default_rng(0).normal(size=(44, 2))
+  labels = np.arange(44) % 22
+  path = tmp_path / 'many.png'
+  plots.scatter_png([('all', points)], labels,
+                    [f'class {k}' for k in range(22)], path, panel_size=200)
+  legend = _pixels(path)[plots.TITLE_HEIGHT + 200:]
+  assert _colour_mask(legend, plots.COLOURS[21]).any()
+
+
 def test_scatter_png_rejects_bad_inputs(tmp_path):
   path = tmp_path / 'bad.png'
   points = np.zeros((3, 2))

@@ -96,7 +96,8 @@ def builder(data_config: ml_collections.ConfigDict):
   if not manual_dir.is_dir():
     raise DatasetError(f'config.data.manual_dir={data_config.manual_dir!r} '
                        f'is not a folder; it should hold {cls.EXPECTED}.')
-  crop = data_config.crop or cls.DEFAULT_CROP
+  options = options_of(data_config)
+  crop = data_config.crop or cls.default_crop(options)
   from leedjax.data.real import builder as real  # pylint: disable=g-import-not-at-top
   if crop not in real.CROPS:
     raise DatasetError(f'config.data.crop={crop!r}: choose one of '
@@ -106,7 +107,6 @@ def builder(data_config: ml_collections.ConfigDict):
     raise DatasetError(
         f'config.data.crop=fixed needs config.data.fixed_crop=x,y,side '
         f'(fractions of the image width); {name} has no default.')
-  options = options_of(data_config)
   config = real.make_config(
       manual_dir, image_size=int(data_config.image_size), crop=crop,
       crop_margin=float(data_config.crop_margin),
@@ -167,11 +167,15 @@ def prepare(data_config: ml_collections.ConfigDict):
   _build(prepared)
   for split in split_names(data_config):
     if split not in prepared.info.splits:
+      fixed = getattr(prepared, 'TEST_SUBJECTS', None)
+      why = (f'none of its test people ({", ".join(fixed)}) is in the copy'
+             if fixed and split.startswith('subject') else
+             'too few images or people in the copy for it')
       raise DatasetError(
           f'{prepared.name} has no images in its {split!r} split (of '
-          f'split_scheme={data_config.split_scheme!r}): too few images or '
-          f'people in {data_config.manual_dir} for it. Add images, or use '
-          'the other split_scheme.')
+          f'split_scheme={data_config.split_scheme!r}): {why} '
+          f'({data_config.manual_dir}). Add them, or use the other '
+          'split_scheme.')
   return prepared
 
 
@@ -192,6 +196,9 @@ def _build(unprepared) -> None:
       unprepared.download_and_prepare()
   except layout.LayoutError as error:
     raise DatasetError(str(error)) from error
+  if not unprepared.is_prepared():  # written where TFDS cannot find it
+    raise DatasetError(f'{unprepared.name} was built but cannot be found in '
+                       f'{unprepared.data_dir}; this is a bug in leedjax.')
 
 
 def split_names(data_config: ml_collections.ConfigDict) -> tuple[str, str]:

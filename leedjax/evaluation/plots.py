@@ -21,6 +21,11 @@ PALETTE = (
     (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
     (188, 189, 34), (23, 190, 207),
 )
+# Past ten classes (CFEE has 22), the palette again, darker, then lighter.
+COLOURS = (PALETTE
+           + tuple(tuple(round(c * 0.55) for c in rgb) for rgb in PALETTE)
+           + tuple(tuple(round(c + (255 - c) * 0.55) for c in rgb)
+                   for rgb in PALETTE))
 BACKGROUND = (255, 255, 255)
 TEXT = (0, 0, 0)
 FRAME = (210, 210, 210)
@@ -94,7 +99,7 @@ def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
   Args:
     panels: (title, (N, 2) embedding) per panel, all for the same N points.
     labels: (N,) integer class of each point, in [0, len(class_names)).
-    class_names: legend name of each class; at most len(PALETTE).
+    class_names: legend name of each class; at most len(COLOURS).
     path: where the PNG goes, written atomically.
     panel_size: side of each square panel in pixels.
   """
@@ -120,9 +125,9 @@ def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
     for point in order:
       x, y = pixels[point] + (left, TITLE_HEIGHT)
       draw.ellipse((x - radius, y - radius, x + radius, y + radius),
-                   fill=PALETTE[labels[point]])
+                   fill=COLOURS[labels[point]])
   swatch = LEGEND_ROW_HEIGHT // 2
-  for colour, name, (x, y) in zip(PALETTE, class_names, legend):
+  for colour, name, (x, y) in zip(COLOURS, class_names, legend):
     top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
     draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
     draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
@@ -133,8 +138,8 @@ def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
 def _check_scatter(panels, labels, class_names, panel_size):
   if not panels:
     raise ValueError('scatter_png needs at least one panel')
-  if not 1 <= len(class_names) <= len(PALETTE):
-    raise ValueError(f'need 1 to {len(PALETTE)} class names (one colour '
+  if not 1 <= len(class_names) <= len(COLOURS):
+    raise ValueError(f'need 1 to {len(COLOURS)} class names (one colour '
                      f'each); got {len(class_names)}')
   if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
     raise ValueError(f'labels must be a 1-D integer array; got shape '

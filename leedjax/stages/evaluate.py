@@ -196,11 +196,19 @@ def _targets(context, records, references) -> dict:
             catalog, rows, rows[references], size), everyone),
         'true': (catalog.render_edit(rows, rows[references], settings.alpha,
                                      size), everyone)}
-  found = targets.paper_target_indices(records['subject'],
-                                       records['expression'],
-                                       records['angle'], references)
+  keys = ('image', 'subject', 'expression', 'angle')
+  pool = {key: records[key] for key in keys}
+  found = targets.paper_target_indices(pool['subject'], pool['expression'],
+                                       pool['angle'], references)
+  if (found < 0).any():
+    # A random split of photographs leaves most targets among the training
+    # images: look there too (after the test images, which come first).
+    train = batched.split_records(context, 'train', settings.batch_size)
+    pool = {key: np.concatenate([pool[key], train[key]]) for key in keys}
+    found = targets.paper_target_indices(pool['subject'], pool['expression'],
+                                         pool['angle'], references)
   mask = found >= 0
-  return {'paper': (records['image'][np.maximum(found, 0)], mask)}
+  return {'paper': (pool['image'][np.maximum(found, 0)], mask)}
 
 
 class _Judges:
@@ -248,6 +256,9 @@ def _score(edits, inputs, fid, wanted_expression, subject, target_sets,
   row['identity_retention'] = (None if identity is None
                                else scores.mean(identity == subject))
   for name, (images, mask) in target_sets.items():
+    if not mask.any():  # no test pair has this target (a small test split)
+      row[f'ssim_{name}'] = row[f'lpips_{name}'] = None
+      continue
     row[f'ssim_{name}'] = scores.mean(scores.ssim(edits[mask], images[mask],
                                                   batch_size))
     row[f'lpips_{name}'] = scores.mean(scores.lpips(

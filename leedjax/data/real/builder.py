@@ -19,12 +19,17 @@ rest the same way for all of them:
     failed build leaves nothing a later run would take as a dataset.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
-import io
 import os
+import pathlib
+import re
+import shutil
 import sys
+import tempfile
 from typing import Any
+import weakref
 
 import numpy as np
 from PIL import Image
@@ -71,8 +76,8 @@ def make_config(manual_dir, *, image_size: int, crop: str, crop_margin: float,
   share a built dataset."""
   manual_dir = os.fspath(os.path.abspath(os.path.expanduser(manual_dir)))
   folder = hashlib.sha256(manual_dir.encode()).hexdigest()[:10]
-  spelled = ''.join(f'-{key}{value!r}' for key, value in sorted(
-      options.items())).replace(' ', '').replace("'", '')
+  spelled = ''.join(f'-{key}{_spelled(value)}'
+                    for key, value in sorted(options.items()))
   crop_name = crop if crop != 'fixed' else 'fixed' + '_'.join(
       repr(float(value)) for value in fixed_crop)
   name = (f'{image_size}px-{crop_name}-margin{float(crop_margin)!r}'
@@ -85,6 +90,19 @@ def make_config(manual_dir, *, image_size: int, crop: str, crop_margin: float,
       split_seed=int(split_seed), options=tuple(sorted(options.items())),
       description=f'Faces from {manual_dir}, cropped ({crop_name}) to '
                   f'{image_size} px.')
+
+
+# Option values spelled out in a config's name as they are; any other
+# (a regex's slashes and brackets would nest folders or read as globs)
+# enters as a hash.
+_SPELLABLE = re.compile(r'[\w.,()+-]{0,40}')
+
+
+def _spelled(value) -> str:
+  text = repr(value).replace(' ', '').replace("'", '')
+  if _SPELLABLE.fullmatch(text):
+    return text
+  return 'h' + hashlib.sha256(repr(value).encode()).hexdigest()[:10]
 
 
 class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
@@ -117,6 +135,12 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
     """Class names in label order (a builder whose classes depend on its
     options or its folder overrides this)."""
     return self.EXPRESSIONS
+
+  @classmethod
+  def default_crop(cls, options: dict[str, Any]) -> str:
+    """The crop used when `config.data.crop` is None, with these options."""
+    del options
+    return cls.DEFAULT_CROP
 
   @classmethod
   def has_subjects(cls, options: dict[str, Any]) -> bool:
@@ -158,7 +182,11 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
           f'{self.name}: found no images in {directory} '
           f'({_skips_text(scan)}); expected {self.EXPECTED}.')
     num_found = len(scan.items) + sum(scan.skipped.values())
-    faces = self._faces(scan)
+    # Cropped faces wait on disk, not in memory (AffectNet's ~290,000
+    # would take gigabytes); the folder goes when the builder does.
+    store = pathlib.Path(tempfile.mkdtemp(prefix=f'leedjax-{self.name}-'))
+    weakref.finalize(self, shutil.rmtree, store, ignore_errors=True)
+    faces = self._faces(scan, store)
     kept = [(item, face) for item, face in zip(scan.items, faces)
             if face is not None]
     if not kept:
@@ -166,6 +194,7 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
           f'{self.name}: none of the {len(scan.items)} images in {directory} '
           f'could be used ({_skips_text(scan)}).')
     items = [item for item, _ in kept]
+    self._check_every_class(items, scan)
     has_subjects = self.has_subjects(self.options)
     subjects = sorted({item.subject for item in items}) if (
         has_subjects) else []
@@ -186,11 +215,25 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
       subject_test = self._subject_test(items, subjects)
       splits['subject_train'] = np.flatnonzero(~subject_test)
       splits['subject_test'] = np.flatnonzero(subject_test)
-    pngs = [png for _, png in kept]
+    pngs = [face for _, face in kept]
     # TFDS cannot write an empty split (too few images or people for it):
     # it is left out, and a run that needs it says so (`datasets.prepare`).
     return {name: self._generate_examples(items, pngs, indices, subject_ids)
             for name, indices in splits.items() if len(indices)}
+
+  def _check_every_class(self, items, scan: layout.Scan) -> None:
+    """A class without a usable image is an error: classifiers and
+    StarGAN's domains need every class (checked after cropping, since a
+    detector may miss every face of one)."""
+    present = {item.expression for item in items}
+    missing = [name for name in self.expression_names()
+               if name not in present]
+    if missing:
+      raise layout.LayoutError(
+          f'{self.name}: no usable image of the class(es) '
+          f'{", ".join(missing)} in {self.builder_config.manual_dir} '
+          f'({_skips_text(scan)}). Add them, or choose another crop '
+          '(--config.data.crop) if their faces were not found.')
 
   def _random_test(self, items) -> np.ndarray:
     """Test mask of the image split: the dataset's own, else random."""
@@ -216,32 +259,39 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
       held_out = {subjects[i] for i in order[:num_test]}
     return np.array([item.subject in held_out for item in items])
 
-  def _faces(self, scan: layout.Scan) -> list[bytes | None]:
-    """Every item's face (None where skipped), with progress on stderr."""
+  def _faces(self, scan: layout.Scan, store: pathlib.Path
+             ) -> list[pathlib.Path | None]:
+    """Every item's face as a PNG file in `store` (None where skipped, the
+    reason counted in `scan`), cropped on every core, progress on stderr."""
     faces, count = [], len(scan.items)
     step = max(1, count // 10)
-    for number, item in enumerate(scan.items, 1):
-      faces.append(self._face(item, scan))
-      if number % step == 0 or number == count:
-        print(f'  {self.name}: {number:,}/{count:,} images cropped',
-              file=sys.stderr, flush=True)
+    # Decoding, detecting and encoding release the GIL: threads suffice.
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+      cropped = pool.map(self._face, scan.items,
+                         (store / f'{n}.png' for n in range(count)))
+      for number, (item, (face, reason)) in enumerate(
+          zip(scan.items, cropped), 1):
+        if reason is not None:
+          scan.skip(reason, item.path)
+        faces.append(face)
+        if number % step == 0 or number == count:
+          print(f'  {self.name}: {number:,}/{count:,} images cropped',
+                file=sys.stderr, flush=True)
     return faces
 
-  def _face(self, item: layout.Item, scan: layout.Scan) -> bytes | None:
-    """The item's cropped face as PNG bytes, or None (counted in `scan`)."""
+  def _face(self, item: layout.Item, path: pathlib.Path):
+    """(path, None) with the item's face written there as PNG, or (None,
+    why it was skipped)."""
     try:
       image = photos.read_photo(item.path)
     except photos.PhotoError:
-      scan.skip('unreadable image', item.path)
-      return None
+      return None, 'unreadable image'
     box = self._crop_box(item, image)
     if box is None:
-      scan.skip('no face found', item.path)
-      return None
+      return None, 'no face found'
     face = photos.crop_face(image, box, self.builder_config.image_size)
-    buffer = io.BytesIO()
-    Image.fromarray(face).save(buffer, format='png')
-    return buffer.getvalue()
+    Image.fromarray(face).save(path, format='png')
+    return path, None
 
   def _crop_box(self, item: layout.Item, image: np.ndarray):
     """(left, top, side) of the square to cut, or None: no face found."""
@@ -255,13 +305,21 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
       return (round(centre_x - side / 2), round(centre_y - side / 2),
               round(side))
     if config.crop == 'box':
+      if item.box is None:
+        raise layout.LayoutError(
+            f'{self.name}: crop=box needs the face boxes a dataset gives '
+            f'(AffectNet\'s); {item.path} has none. Use crop=detect, fixed '
+            'or center.')
       return photos.square_crop_box(item.box, config.crop_margin)
     from leedjax import faces  # pylint: disable=g-import-not-at-top
     scale = min(1.0, DETECT_SIDE / max(height, width))
     small = image if scale == 1.0 else photos.resize(
         image, (max(1, round(width * scale)), max(1, round(height * scale))))
-    found = faces.detect_faces(small, min_size=max(
-        20, round(min(small.shape[:2]) / 8)))
+    try:
+      found = faces.detect_faces(small, min_size=max(
+          20, round(min(small.shape[:2]) / 8)))
+    except ImportError as error:
+      raise layout.LayoutError(f'crop=detect: {error}') from error
     if not len(found):
       return None
     box = tuple(float(value) / scale for value in found[0])
@@ -271,7 +329,7 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
     for index in indices:
       item = items[index]
       yield int(index), {
-          'image': pngs[index],
+          'image': pngs[index].read_bytes(),
           'subject': subject_ids.get(item.subject, -1),
           'expression': item.expression,
           'angle': item.angle,
