@@ -201,3 +201,22 @@ def test_main_prepares_the_dataset_and_resumes(tmp_path):
   assert second.returncode == 0, second.stderr[-2000:]
   again = json.loads((workdir / 'data' / 'done.json').read_text())
   assert again == done
+
+
+def test_real_datasets_are_checked_at_start(tmp_path):
+  import image_folder  # pylint: disable=g-import-not-at-top
+  config = image_folder.get_config('smoke')
+  config.data.manual_dir = str(tmp_path)
+  # Without a pattern naming each image's person, LEED cannot pair people.
+  with pytest.raises(config_checks.ConfigError, match='does not say who is '
+                     r"in each image.*--config.stages=data,classifier"):
+    _check(config)
+  config.data.options.subject_pattern = '^(?P<subject>[^_]+)_'
+  _check(config)
+  config.stages = ('data', 'classifier')
+  config.data.options.subject_pattern = ''
+  _check(config)
+  config.neutralizer.use_renderer_neutral = True
+  with pytest.raises(config_checks.ConfigError,
+                     match='only SynthFaces can render'):
+    _check(config)
