@@ -38,8 +38,10 @@ class Rafd(builder.RealFacesBuilder):
   EXPRESSIONS = EXPRESSIONS
   DEFAULT_CROP = 'fixed'
   # Centre x, centre y and side of the face square, as fractions of the
-  # photo's width (681 px): the head, hair and chin of every camera.
-  FIXED_CROP = (0.5, 0.66, 0.6)
+  # photo's width (681 px): a 545 px square centred at (340, 470), the
+  # head, hair and chin of every camera; public StarGAN preprocessing of
+  # RaFD cuts 528-600 px squares centred there.
+  FIXED_CROP = (0.5, 0.69, 0.8)
   EXPECTED = ('the RaFD JPEGs under their official names, e.g. '
               'Rafd090_01_Caucasian_female_angry_frontal.jpg (8,040 of them '
               'in the full set)')
