@@ -35,6 +35,7 @@ def _neutral_class(context) -> int:
 
 
 def _trainer(context):
+  _neutral_class(context)  # a dataset without one fails before training
   return stargan.StarGANTrainer(
       context.config.neutralizer, context.config.data, context.source('train'),
       class_names=datasets.expression_names(context.builder))

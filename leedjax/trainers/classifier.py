@@ -25,7 +25,6 @@ from leedjax.data import augment
 from leedjax.data import datasets
 from leedjax.data import pipeline
 from leedjax.data import sharding
-from leedjax.data import synthfaces
 from leedjax.nets.classifier import ExpressionClassifier
 from leedjax.trainers import base
 from leedjax.trainers.state import TrainState
