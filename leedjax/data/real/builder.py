@@ -183,8 +183,12 @@ class RealFacesBuilder(tfds.core.GeneratorBasedBuilder,
           f'({_skips_text(scan)}); expected {self.EXPECTED}.')
     num_found = len(scan.items) + sum(scan.skipped.values())
     # Cropped faces wait on disk, not in memory (AffectNet's ~290,000
-    # would take gigabytes); the folder goes when the builder does.
-    store = pathlib.Path(tempfile.mkdtemp(prefix=f'leedjax-{self.name}-'))
+    # would take gigabytes), beside the dataset being written (/tmp may be
+    # memory itself); the folder goes when the builder does.
+    parent = pathlib.Path(self.data_dir).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    store = pathlib.Path(tempfile.mkdtemp(prefix='.leedjax-faces-',
+                                          dir=parent))
     weakref.finalize(self, shutil.rmtree, store, ignore_errors=True)
     faces = self._faces(scan, store)
     kept = [(item, face) for item, face in zip(scan.items, faces)
