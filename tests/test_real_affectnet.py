@@ -13,6 +13,7 @@ from leedjax import photos
 from leedjax.data import datasets
 from leedjax.data.real import affectnet
 import real_layouts
+from real_layouts import read_records
 from real_layouts import affectnet as affectnet_layout
 
 SIZE = 32
@@ -46,11 +47,6 @@ def built(copy, data_dir):
   return datasets.prepare(data_config(copy[0], data_dir))
 
 
-def read_all(builder, split):
-  source = builder.as_data_source(split)
-  return [source[i] for i in range(len(source))]
-
-
 def nearest(image, faces):
   """(index, distance) of the face in `faces` closest to `image`."""
   distances = [real_layouts.mean_abs_difference(
@@ -71,7 +67,7 @@ def test_official_split_and_labels(copy, built):
   names = datasets.expression_names(built)
   assert set(built.info.splits) == {'train', 'test'}
   for split in ('train', 'test'):
-    records = read_all(built, split)
+    records = read_records(built, split)
     assert len(records) == len(written[split]) == 8
     counts = collections.Counter(names[r['expression']] for r in records)
     assert counts == collections.Counter(word for word, _ in written[split])
@@ -114,7 +110,7 @@ def test_dropped_and_broken_rows_are_counted(copy, built):
 
 def test_no_subjects(built):
   assert built.info.metadata['num_subjects'] == 0
-  assert {record['subject'] for record in read_all(built, 'train')} == {-1}
+  assert {record['subject'] for record in read_records(built, 'train')} == {-1}
   assert not affectnet.Affectnet.has_subjects({})
 
 
@@ -128,7 +124,7 @@ def test_subject_split_is_refused(copy, data_dir):
 
 def test_box_crop_is_the_pasted_face_and_centre_is_not(copy, built):
   written = copy[1]
-  for record in read_all(built, 'train') + read_all(built, 'test'):
+  for record in read_records(built, 'train') + read_records(built, 'test'):
     assert nearest(record['image'], written['train'] + written['test'])[1] < (
         1.5)
   root = copy[0]

@@ -10,6 +10,7 @@ from configs import default
 from leedjax.data import datasets
 from leedjax.data.real import cfee as cfee_builder
 import real_layouts
+from real_layouts import read_records
 from real_layouts import cfee
 
 SIZE = 32
@@ -34,14 +35,6 @@ def data_config(copy, data_dir, **options):
 def needs_opencv():
   pytest.importorskip('cv2', reason='face detection needs '
                       'opencv-python-headless<5 (leedjax[assets])')
-
-
-def read_all(builder, *splits):
-  records = []
-  for split in splits:
-    source = builder.as_data_source(split)
-    records += [source[i] for i in range(len(source))]
-  return records
 
 
 def labels(builder, record):
@@ -104,8 +97,8 @@ def test_splits_counts_and_skips(folders_copy):
       'in a folder that names no CFEE category': 1,
       'not in a category folder': 1}
   assert datasets.expression_names(builder) == list(CATEGORIES)
-  counts = collections.Counter(
-      CATEGORIES[r['expression']] for r in read_all(builder, 'train', 'test'))
+  counts = collections.Counter(CATEGORIES[r['expression']] for r in
+                               read_records(builder, 'train', 'test'))
   assert counts == {category: 3 for category in CATEGORIES}
 
 
@@ -116,7 +109,7 @@ def test_records_are_the_pasted_faces_under_their_labels(folders_copy,
   builder, written = folders_copy
   faces = {(subject, category): face
            for subject, category, face in written.values()}
-  records = read_all(builder, *splits)
+  records = read_records(builder, *splits)
   found = [labels(builder, record) for record in records]
   assert sorted(found) == sorted(faces)
   for record, (subject, category) in zip(records, found):
@@ -135,8 +128,8 @@ def test_records_are_the_pasted_faces_under_their_labels(folders_copy,
 
 def test_subject_split_shares_no_subject(folders_copy):
   builder, _ = folders_copy
-  train = {r['subject'] for r in read_all(builder, 'subject_train')}
-  test = {r['subject'] for r in read_all(builder, 'subject_test')}
+  train = {r['subject'] for r in read_records(builder, 'subject_train')}
+  test = {r['subject'] for r in read_records(builder, 'subject_test')}
   assert train and test and not train & test
   assert train | test == {0, 1, 2}
 
@@ -155,7 +148,7 @@ def test_pattern_layout(tmp_path, drawn):
       f'path does not match file_pattern '
       f'{cfee_builder.PATTERN_FILE_PATTERN!r}': 1,
       "its category (file_pattern's group) names no CFEE category": 1}
-  records = read_all(builder, 'train', 'test')
+  records = read_records(builder, 'train', 'test')
   found = sorted(labels(builder, record) for record in records)
   assert found == sorted((s, c) for s, c, _ in written.values())
   for record in records:
@@ -174,7 +167,7 @@ def test_pattern_from_the_config(tmp_path, drawn):
       copy, tmp_path / 'tfds', layout='pattern',
       file_pattern=r'^(?P<category>\d+)-p(?P<subject>\d+)\.jpg$'))
   assert builder.info.metadata['subjects'] == ['001', '002']
-  records = read_all(builder, 'train', 'test')
+  records = read_records(builder, 'train', 'test')
   assert len(records) == 44
   for record in records:
     assert cfee.read_mark(record['image']) == labels(builder, record)[1]
@@ -193,7 +186,7 @@ def test_detected_crops_are_the_pasted_faces(tmp_path, drawn):
   centred = datasets.prepare(config)
 
   def differences(builder):
-    records = read_all(builder, 'train', 'test')
+    records = read_records(builder, 'train', 'test')
     assert len(records) == len(written) == 22
     result = []
     for record in records:

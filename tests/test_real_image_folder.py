@@ -9,6 +9,7 @@ import pytest
 from configs import default
 from leedjax.data import datasets
 import real_layouts
+from real_layouts import read_records
 from real_layouts import image_folder
 
 SIZE = 32
@@ -25,14 +26,6 @@ def data_config(copy, data_dir, **options):
   for key, value in options.items():
     config.options[key] = value
   return config
-
-
-def read_all(builder, *splits):
-  records = []
-  for split in splits:
-    source = builder.as_data_source(split)
-    records += [source[i] for i in range(len(source))]
-  return records
 
 
 def check_faces(builder, records, written, subjects=True):
@@ -105,7 +98,7 @@ def test_classes_counts_and_skips(plain, copy):
                                  'not in a class folder': 1}
   assert metadata['num_found'] == 17
   assert metadata['num_subjects'] == 0
-  records = read_all(plain, 'train', 'test')
+  records = read_records(plain, 'train', 'test')
   counts = collections.Counter(datasets.expression_names(plain)[
       r['expression']] for r in records)
   assert counts == {name: NUM_SUBJECTS for name in image_folder.EXPRESSIONS}
@@ -113,7 +106,7 @@ def test_classes_counts_and_skips(plain, copy):
 
 def test_records_without_subjects(plain, copy):
   _, written = copy
-  check_faces(plain, read_all(plain, 'train', 'test'), written,
+  check_faces(plain, read_records(plain, 'train', 'test'), written,
               subjects=False)
 
 
@@ -134,11 +127,11 @@ def test_records_with_subjects(with_subjects, copy):
   assert with_subjects.info.metadata['skipped'] == {
       'unreadable image': 1, 'not in a class folder': 1}
   for splits in (('train', 'test'), ('subject_train', 'subject_test')):
-    records = read_all(with_subjects, *splits)
+    records = read_records(with_subjects, *splits)
     assert len(records) == 15
     check_faces(with_subjects, records, written)
-  train = {r['subject'] for r in read_all(with_subjects, 'subject_train')}
-  test = {r['subject'] for r in read_all(with_subjects, 'subject_test')}
+  train = {r['subject'] for r in read_records(with_subjects, 'subject_train')}
+  test = {r['subject'] for r in read_records(with_subjects, 'subject_test')}
   assert train and test and not train & test
   assert train | test == {0, 1, 2}
 
@@ -157,7 +150,7 @@ def test_classes_option_orders_and_selects(tmp_path, drawn):
       f'file name does not match subject_pattern {SUBJECT_PATTERN!r}': 1}
   kept = {name: value for name, value in written.items()
           if value[1] in ('surprised', 'neutral', 'sad')}
-  records = read_all(builder, 'train', 'test')
+  records = read_records(builder, 'train', 'test')
   assert len(records) == len(kept) == 9
   check_faces(builder, records, kept)
 
@@ -240,7 +233,7 @@ def test_a_new_class_folder_builds_anew(tmp_path):
   names = datasets.expression_names(second)
   assert names == ['angry', 'fearful', 'happy', 'sad']
   counts = collections.Counter(
-      names[r['expression']] for r in read_all(second, 'train', 'test'))
+      names[r['expression']] for r in read_records(second, 'train', 'test'))
   assert counts == {name: 2 for name in names}
   assert first.is_prepared() and second.is_prepared()
   assert first.data_dir != second.data_dir

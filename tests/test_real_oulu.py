@@ -12,6 +12,7 @@ from leedjax import photos
 from leedjax.data import datasets
 from leedjax.data.real import oulu
 import real_layouts
+from real_layouts import read_records
 from real_layouts import oulu as oulu_layout
 
 SIZE = 32
@@ -87,17 +88,12 @@ def last_four(copy, data_dir):
   return datasets.prepare(data_config(copy[0], data_dir, frames=4))
 
 
-def read_all(builder, split):
-  source = builder.as_data_source(split)
-  return [source[i] for i in range(len(source))]
-
-
 def labelled(builder, split='train'):
   """[(subject name, class name, image)] of a split."""
   names = datasets.expression_names(builder)
   subjects = builder.info.metadata['subjects']
   return [(subjects[record['subject']], names[record['expression']],
-           record['image']) for record in read_all(builder, split)]
+           record['image']) for record in read_records(builder, split)]
 
 
 def every_record(builder):

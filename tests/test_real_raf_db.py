@@ -12,6 +12,7 @@ from leedjax import photos
 from leedjax.data import datasets
 from leedjax.data.real import raf_db
 import real_layouts
+from real_layouts import read_records
 from real_layouts import raf_db as raf_db_layout
 
 SIZE = 32
@@ -52,11 +53,6 @@ def originals(copy, data_dir):
   return datasets.prepare(config)
 
 
-def read_all(builder, split):
-  source = builder.as_data_source(split)
-  return [source[i] for i in range(len(source))]
-
-
 def nearest(image, faces):
   """(index, distance) of the face in `faces` closest to `image`."""
   distances = [real_layouts.mean_abs_difference(
@@ -80,7 +76,7 @@ def test_official_split_and_labels(copy, which, request):
   assert set(builder.info.splits) == {'train', 'test'}
   everyone = written['train'] + written['test']
   for split, offset in (('train', 0), ('test', len(written['train']))):
-    records = read_all(builder, split)
+    records = read_records(builder, split)
     assert len(records) == len(written[split]) == 7
     counts = collections.Counter(names[r['expression']] for r in records)
     assert counts == collections.Counter(word for word, _ in written[split])
@@ -129,7 +125,7 @@ def test_centre_crop_of_the_aligned_faces(copy, built):
 
 def test_no_subjects(built):
   assert built.info.metadata['num_subjects'] == 0
-  assert {record['subject'] for record in read_all(built, 'test')} == {-1}
+  assert {record['subject'] for record in read_records(built, 'test')} == {-1}
 
 
 def test_subject_split_is_refused(copy, data_dir):

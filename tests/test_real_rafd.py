@@ -10,6 +10,7 @@ from conftest import run_command
 from leedjax.data import datasets
 from leedjax.data.real import rafd as rafd_builder
 import real_layouts
+from real_layouts import read_records
 from real_layouts import rafd
 
 SIZE = 32
@@ -48,14 +49,9 @@ def builder(copy, tmp_path_factory):
                                       tmp_path_factory.mktemp('tfds')))
 
 
-def records_of(builder, split):
-  source = builder.as_data_source(split)
-  return [source[index] for index in range(len(source))]
-
-
 def test_every_image_is_read_with_its_labels_and_its_face(builder, copy):
   _, written = copy
-  records = records_of(builder, 'train') + records_of(builder, 'test')
+  records = read_records(builder, 'train') + read_records(builder, 'test')
   assert len(records) == len(written) == NUM_SUBJECTS * 8 * 2
   names = datasets.expression_names(builder)
   assert names == list(rafd_builder.EXPRESSIONS)
@@ -101,8 +97,8 @@ def test_splits_random_and_subject_disjoint(builder):
   total = NUM_SUBJECTS * 16
   assert splits['test'].num_examples == round(total * 0.1)
   assert splits['train'].num_examples == total - round(total * 0.1)
-  train = {r['subject'] for r in records_of(builder, 'subject_train')}
-  test = {r['subject'] for r in records_of(builder, 'subject_test')}
+  train = {r['subject'] for r in read_records(builder, 'subject_train')}
+  test = {r['subject'] for r in read_records(builder, 'subject_test')}
   assert train and test and not train & test
   assert train | test == set(range(NUM_SUBJECTS))
   assert datasets.num_subjects(builder) == NUM_SUBJECTS

@@ -63,6 +63,15 @@ def write_corrupt_jpeg(path: pathlib.Path) -> None:
   path.write_bytes(b'\xff\xd8\xff\xe0\x00\x10JFIF\x00' + b'\x00' * 20)
 
 
+def read_records(builder, *splits) -> list[dict]:
+  """Every record of the given splits of a built dataset, in order."""
+  records = []
+  for split in splits:
+    source = builder.as_data_source(split)
+    records += [source[index] for index in range(len(source))]
+  return records
+
+
 def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
   return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32))))
 
