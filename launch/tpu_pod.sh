@@ -10,10 +10,12 @@ if [ "$#" -lt 4 ]; then
 fi
 tpu=$1 zone=$2 config=$3 workdir=$4
 shift 4
-overrides=$(printf ' %q' "$@")
+# Quoted for the hosts' shell: paths with spaces and overrides such as
+# "--config.stages=('data', 'classifier')" arrive as one word each.
+arguments=$(printf ' %q' "--config=$config" "--workdir=$workdir" "$@")
 gcloud compute tpus tpu-vm ssh "$tpu" --zone="$zone" --worker=all --command="
   set -e
   cd ~/leedjax
   python3 -m pip install -q -e . 'jax[tpu]'
-  python3 -m leedjax.main --multihost --config=$config --workdir=$workdir$overrides
+  python3 -m leedjax.main --multihost$arguments
 "

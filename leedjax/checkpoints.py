@@ -44,8 +44,10 @@ class StageCheckpoints:
     """The state (shaped and sharded like `abstract_state`), rng and data
     iterator state of `step` (default: the latest)."""
     step = self.latest_step() if step is None else step
+    rng_data = jax.eval_shape(jax.random.key_data, rng)
     abstract = {'state': abstract_state,
-                'rng': jax.eval_shape(jax.random.key_data, rng)}
+                'rng': jax.ShapeDtypeStruct(rng_data.shape, rng_data.dtype,
+                                            sharding=rng.sharding)}
     items = {'train': ocp.args.StandardRestore(abstract)}
     if 'data' in self._item_names(step):
       items['data'] = ocp.args.JsonRestore()

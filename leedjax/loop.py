@@ -143,13 +143,15 @@ class _Run:
     self.rng = jax.random.fold_in(jax.random.key(seed),
                                   zlib.crc32(trainer.name.encode()))
     init_rng, self.rng = jax.random.split(self.rng)
+    # Replicated like the state: orbax saves no process-local array in a
+    # multi-process job.
+    init_rng, self.rng = sharding.replicate((init_rng, self.rng), mesh)
     self.batches = trainer.batches()
     # A fixed batch for shapes and samples.
     self.sample_batch = sharding.global_batch(
         trainer.sample_batch() if hasattr(trainer, 'sample_batch')
         else next(trainer.batches()), mesh)
-    self.frozen = jax.device_put(getattr(trainer, 'frozen', None),
-                                 self.replicated)
+    self.frozen = sharding.replicate(getattr(trainer, 'frozen', None), mesh)
     self.checkpoints = checkpoints.StageCheckpoints(
         stage_dir / 'checkpoints', keep=stage_config.keep_checkpoints)
     if self.checkpoints.latest_step() is None:
@@ -157,7 +159,7 @@ class _Run:
       # passed in as arrays (not baked into a compiled init as constants).
       initial = getattr(trainer, 'initial_state', lambda: None)()
       self.state = (
-          jax.device_put(initial, self.replicated) if initial is not None
+          sharding.replicate(initial, mesh) if initial is not None
           else jax.jit(trainer.init, out_shardings=self.replicated)(
               init_rng, self.sample_batch))
     else:
@@ -197,6 +199,10 @@ class _Run:
 
   def write_samples(self, step: int):
     grids = self.trainer.samples(self.state, self.sample_batch)
+    if jax.process_count() > 1:
+      # Rows computed from the sharded sample batch span every process's
+      # devices: all processes gather them (a collective); process 0 writes.
+      grids = multihost_utils.process_allgather(grids, tiled=True)
     if grids:
       self.writer.write_images(step, {
           name: grid.picture() for name, grid in grids.items()})

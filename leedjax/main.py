@@ -25,6 +25,7 @@ import tensorflow_datasets as tfds
 from leedjax import api
 from leedjax import cli
 from leedjax import config_checks
+from leedjax import distributed
 from leedjax import export
 from leedjax import loop
 from leedjax import run
@@ -51,8 +52,9 @@ _JUDGE = flags.DEFINE_multi_enum(
     'judge', [], ['fer'], 'Extra judges of the edits\' expressions (adds to '
     'config.evaluate.judges): fer, the real-face classifier, for photos.')
 _MULTIHOST = flags.DEFINE_bool(
-    'multihost', False, 'Call jax.distributed.initialize() first (TPU pods, '
-    'multi-node GPU clusters; see launch/).')
+    'multihost', False, 'Join a multi-process job first (TPU pods, Slurm '
+    'GPU clusters, or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and '
+    'JAX_PROCESS_ID; see launch/).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -63,6 +65,8 @@ _ERROR_EXITS = (
     (api.EditorNotFoundError, 'Cannot export', EXIT_BAD_INPUT),
     (config_checks.ConfigError, 'Invalid config', EXIT_BAD_INPUT),
     (datasets.DatasetError, 'Dataset unusable', EXIT_BAD_INPUT),
+    (distributed.DistributedError, 'Cannot join the multi-process job',
+     EXIT_BAD_INPUT),
     ((assets.MissingWeightsError, assets.CorruptWeightsError),
      'Pretrained weights unusable', EXIT_BAD_INPUT),
     (loop.NonFiniteError, 'Training diverged', EXIT_DIVERGED),
@@ -86,7 +90,7 @@ def _loaded_config():
 
 def _train_evaluate_or_export(workdir) -> None:
   if _MULTIHOST.value:
-    jax.distributed.initialize()
+    distributed.initialize()
   tfds.disable_progress_bar()
   if _MODE.value == 'export':
     path = export.export_editor(workdir)

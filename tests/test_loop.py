@@ -20,6 +20,8 @@ from tensorboardX.proto import event_pb2
 
 from leedjax import checkpoints
 
+import training_testing
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NUM_STEPS = 60  # long enough for a SIGTERM to land mid-run
 
@@ -63,7 +65,7 @@ def _params(workdir, step=NUM_STEPS):
 
 
 def _assert_same_params(a, b, **tolerance):
-  flat_a, flat_b = (dict(_flatten(tree)) for tree in (a, b))
+  flat_a, flat_b = (dict(training_testing.flatten(tree)) for tree in (a, b))
   assert flat_a.keys() == flat_b.keys()
   for name, value in flat_a.items():
     if tolerance:
@@ -71,14 +73,6 @@ def _assert_same_params(a, b, **tolerance):
                                  **tolerance)
     else:
       np.testing.assert_array_equal(value, flat_b[name], err_msg=name)
-
-
-def _flatten(tree, prefix=''):
-  if isinstance(tree, dict):
-    for key, value in tree.items():
-      yield from _flatten(value, f'{prefix}/{key}')
-  else:
-    yield prefix, np.asarray(tree)
 
 
 def _logged_steps(workdir):
@@ -153,7 +147,7 @@ def test_nan_stops_with_its_name_and_step_and_keeps_the_last_good_checkpoint(
   assert 'the last good checkpoint (step 1) is kept' in result.stderr
   steps = _committed_steps(workdir)
   assert steps, result.stderr[-3000:]
-  for name, value in _flatten(_params(workdir, steps[-1])):
+  for name, value in training_testing.flatten(_params(workdir, steps[-1])):
     assert np.all(np.isfinite(value)), name
   assert not (workdir / 'classifier' / 'done.json').exists()
 
@@ -187,32 +181,11 @@ def test_tensorboard_and_json_lines_hold_the_metrics(uninterrupted):
   assert _committed_steps(uninterrupted) == [56, 58, 60]
 
 
-def _adam_tolerance(nu, learning_rate, steps):
-  """Per-element tolerance on parameters after `steps` Adam steps whose
-  gradients differ only by the order of float32 sums (`nu`: Adam's
-  bias-corrected second moments of one tensor).
-
-  The sharded and the single-device step sum the same terms in another
-  order, and BatchNorm's mean subtraction over 8 examples amplifies those
-  rounding differences; each step then starts from slightly different
-  parameters. Measured: gradients agree to about 0.6% of their tensor's
-  scale after 4 steps; GRADIENT_RTOL allows 2%. Adam divides each update
-  by sqrt(nu), so an element whose own gradient is tiny next to its
-  tensor's moves by up to lr * GRADIENT_RTOL * scale / (sqrt(nu) + eps)
-  more or less per step. A real difference (a device reading the wrong
-  share, per-device statistics) moves elements by a whole step, ~lr.
-  """
-  gradient_rtol, eps = 2e-2, 1e-8
-  root = np.sqrt(nu)
-  scale = np.sqrt(np.mean(nu))
-  return steps * learning_rate * gradient_rtol * scale / (root + eps)
-
-
 def test_eight_fake_devices_train_the_model_one_device_trains(
     tmp_path, data_dir):
   steps, learning_rate = 4, 2e-3
   # Without the judges' random degradations: their blur and noise make the
-  # gradients more sensitive to summation order than _adam_tolerance's
+  # gradients more sensitive to summation order than adam_tolerance's
   # measured 2% (seen: 3e-4 over it on a few kernels). That the degradations
   # themselves are the same on 8 devices as on one is
   # test_augment.test_degrade_of_a_batch_sharded_over_eight_devices_...
@@ -227,32 +200,8 @@ def test_eight_fake_devices_train_the_model_one_device_trains(
   one, eight = (checkpoints.read_as_numpy(_checkpoint_dir(tmp_path / name),
                                           steps)['state']
                 for name in ('1', '8'))
-  losses = [[json.loads(line)['loss'] for line in (
-      tmp_path / name / 'classifier' / 'metrics.jsonl').read_text().splitlines()]
-            for name in ('1', '8')]
-  # The first step: the same parameters on the same global batch, so the
-  # losses agree to float32 summation order.
-  np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-4)
-  # Later steps start from parameters that Adam has moved apart a little
-  # (see _adam_tolerance; seen: 0.14% after 3 steps). A device reading the
-  # wrong share of the batch changes the loss by the batch-to-batch spread
-  # instead, 5-15% here.
-  np.testing.assert_allclose(losses[1], losses[0], rtol=1e-2)
-  # Global-batch BatchNorm statistics, as one device computes them, up to
-  # the parameters' drift above (seen: 1.2e-4 of the tensor's largest
-  # value after 4 steps). Per-device statistics would differ by the
-  # spread of 1-example means around 8-example ones, ~0.1 of that scale.
-  eight_stats = dict(_flatten(eight['batch_stats']))
-  for name, value in _flatten(one['batch_stats']):
-    np.testing.assert_allclose(eight_stats[name], value, rtol=1e-4,
-                               atol=2e-3 * np.max(np.abs(value)) + 1e-6,
-                               err_msg=name)
-  nu = dict(_flatten(one['opt_state']['classifier'][0]['nu']))
-  eight_params = dict(_flatten(eight['params']['classifier']))
-  for name, value in _flatten(one['params']['classifier']):
-    other = eight_params[name]
-    bias_free_nu = nu[name] / (1 - 0.999**steps)
-    tolerance = 1e-4 * np.abs(value) + 1e-6 + _adam_tolerance(
-        bias_free_nu, learning_rate, steps)
-    excess = np.abs(other - value) - tolerance
-    assert np.all(excess <= 0), (name, float(excess.max()))
+  training_testing.assert_same_classifier_training(
+      one, eight, *(training_testing.logged_losses(tmp_path / name /
+                                                   'classifier')
+                    for name in ('1', '8')),
+      steps=steps, learning_rate=learning_rate)

@@ -81,13 +81,18 @@ def _padded(source: Source, position: int) -> dict:
 
 
 def _iterate(elements: grain.MapDataset, global_batch_size: int,
-             data_config: ml_collections.ConfigDict) -> grain.DatasetIterator:
-  """Batches this process's share of `elements` and starts reading."""
-  batch_size = sharding.local_batch_size(global_batch_size)
-  # Global batch g is made of local batches g*P .. g*P+P-1 (P processes);
-  # process p takes the p-th, so no process reads another's rows.
-  batches = elements.batch(batch_size, drop_remainder=True)[
-      jax.process_index()::jax.process_count()]
+             data_config: ml_collections.ConfigDict, *,
+             whole: bool = False) -> grain.DatasetIterator:
+  """Batches this process's share of `elements` (all of them when `whole`)
+  and starts reading."""
+  if whole:
+    batches = elements.batch(global_batch_size, drop_remainder=True)
+  else:
+    batch_size = sharding.local_batch_size(global_batch_size)
+    # Global batch g is made of local batches g*P .. g*P+P-1 (P processes);
+    # process p takes the p-th, so no process reads another's rows.
+    batches = elements.batch(batch_size, drop_remainder=True)[
+        jax.process_index()::jax.process_count()]
   prefetch = int(data_config.prefetch)
   # Each thread reads whole batches; `prefetch` batches are read ahead.
   batches = batches.to_iter_dataset(grain.ReadOptions(
@@ -144,8 +149,17 @@ def image_batches(source: Source, data_config: ml_collections.ConfigDict,
 
 
 def eval_batches(source: Source, data_config: ml_collections.ConfigDict,
-                 global_batch_size: int) -> grain.DatasetIterator:
+                 global_batch_size: int, *,
+                 whole: bool = False) -> grain.DatasetIterator:
   """Every record once, in order, unflipped; `ceil(len / batch)` batches.
+
+  Args:
+    source: `builder.as_data_source(split)`.
+    data_config: `config.data`.
+    global_batch_size: records per global batch.
+    whole: every process reads every record, in whole global batches (for
+      measurements each process makes on its own devices); otherwise each
+      process reads its share, to be assembled with `sharding.global_batch`.
 
   Returns:
     An iterator of view batches with a boolean `mask` (False on the padding
@@ -154,4 +168,4 @@ def eval_batches(source: Source, data_config: ml_collections.ConfigDict,
   num_batches = math.ceil(len(source) / global_batch_size)
   positions = grain.MapDataset.range(num_batches * global_batch_size)
   return _iterate(positions.map(functools.partial(_padded, source)),
-                  global_batch_size, data_config)
+                  global_batch_size, data_config, whole=whole)

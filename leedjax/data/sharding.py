@@ -62,3 +62,32 @@ def global_batch(local_batch, mesh: jax.sharding.Mesh):
   return jax.tree.map(
       lambda rows: jax.make_array_from_process_local_data(
           sharding, np.asarray(rows)), local_batch)
+
+
+def replicate(tree, mesh: jax.sharding.Mesh):
+  """Every leaf whole on every device of the mesh, from this process's copy.
+
+  Every process must hold the same values (parameters restored from disk,
+  a key derived from the seed). Unlike `jax.device_put`, this also works
+  when the mesh spans other processes' devices. Typed PRNG keys stay keys.
+  """
+  sharding = NamedSharding(mesh, P())
+
+  def put(leaf):
+    if jax.dtypes.issubdtype(getattr(leaf, 'dtype', None),
+                             jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(put(jax.random.key_data(leaf)),
+                                      impl=jax.random.key_impl(leaf))
+    return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+
+  return jax.tree.map(put, tree)
+
+
+def local_copy(tree):
+  """A replicated tree as arrays on this process's first device, for work
+  each process does on its own (measurements, sample faces): a jitted
+  function cannot mix them with arrays that span other processes. With one
+  process the tree is returned as it is."""
+  if jax.process_count() == 1:
+    return tree
+  return jax.device_put(jax.device_get(tree), jax.local_devices()[0])

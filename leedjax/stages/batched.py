@@ -18,10 +18,11 @@ def test_records(context, batch_size: int) -> dict[str, np.ndarray]:
 def split_records(context, which: str,
                   batch_size: int) -> dict[str, np.ndarray]:
   """Images and labels of every record of the 'train' or 'test' split, in
-  order (the order of the split's indices)."""
+  order (the order of the split's indices); every process reads them all."""
   rows = {key: [] for key in RECORD_KEYS}
   for batch in pipeline.eval_batches(context.source(which),
-                                     context.config.data, batch_size):
+                                     context.config.data, batch_size,
+                                     whole=True):
     keep = batch['mask']
     for key in rows:
       rows[key].append(batch[key][keep])

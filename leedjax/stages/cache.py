@@ -10,6 +10,8 @@ import dataclasses
 import os
 import pathlib
 
+import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import numpy as np
 
@@ -84,7 +86,8 @@ def build(directory: pathlib.Path, source, data_config, *, batch_size: int,
   neutral = features = None
   temporary = {name: directory / f'.{name}.tmp' for name in
                (NEUTRAL_FILE, FEATURES_FILE)}
-  for batch in pipeline.eval_batches(source, data_config, batch_size):
+  for batch in pipeline.eval_batches(source, data_config, batch_size,
+                                     whole=True):
     keep = batch['mask']
     rows = batch['index'][keep]
     for flipped in (0, 1):
@@ -128,10 +131,16 @@ def run(context, stage_dir) -> dict:
   else:
     neutralize = context.outputs['neutralizer']['neutralize']
   predict = context.outputs['classifier']['predict']
-  cache = build(stage_dir, context.source('train'), config.data,
-                batch_size=config.cache.batch_size, neutralize=neutralize,
-                features_of=lambda images: predict(images)[1],
-                exact_neutral=exact_neutral)
+  # Process 0 computes and writes the cache on its own devices; the other
+  # processes read it once written (the workdir is shared storage).
+  if jax.process_index() == 0:
+    build(stage_dir, context.source('train'), config.data,
+          batch_size=config.cache.batch_size, neutralize=neutralize,
+          features_of=lambda images: predict(images)[1],
+          exact_neutral=exact_neutral)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('leedjax: cache written')
+  cache = Cache.load(stage_dir)
   context.outputs['cache'] = cache
   return {'num_records': int(cache.neutral.shape[0]),
           'feature_dim': cache.feature_dim,

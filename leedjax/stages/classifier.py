@@ -12,6 +12,7 @@ import jax
 
 from leedjax import loop
 from leedjax.data import pipeline
+from leedjax.data import sharding
 from leedjax.trainers import classifier as classifier_lib
 
 
@@ -33,7 +34,7 @@ def _judge_sources(context):
 def _outputs(trainer, state):
   """The net, its variables, and a jitted eval-mode predictor bound to them:
   images -> (logits, features)."""
-  variables = state.variables(classifier_lib.NET)
+  variables = sharding.local_copy(state.variables(classifier_lib.NET))
   predict = jax.jit(functools.partial(classifier_lib.predict, trainer.model))
   return {'model': trainer.model, 'variables': variables,
           'predict': functools.partial(predict, variables)}

@@ -9,6 +9,7 @@ import functools
 
 from leedjax import loop
 from leedjax.data import datasets
+from leedjax.data import sharding
 from leedjax.nets import layers
 from leedjax.trainers import exprgan as exprgan_lib
 from leedjax.weights import vgg16
@@ -37,7 +38,8 @@ def _trainer(context, name: str) -> exprgan_lib.ExprGANTrainer:
 def _outputs(context, trainer, state, name):
   context.outputs[name] = {
       'nets': trainer.nets, 'state': state,
-      'variables': {net: state.variables(net) for net in exprgan_lib.NETS},
+      'variables': sharding.local_copy(
+          {net: state.variables(net) for net in exprgan_lib.NETS}),
       'num_classes': trainer.num_classes, 'code_dim': trainer.code_dim,
       'identity_dim': trainer.identity_dim}
 

@@ -12,6 +12,7 @@ import functools
 
 from leedjax import loop
 from leedjax.data import pipeline
+from leedjax.data import sharding
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
 from leedjax.nets import layers
@@ -57,7 +58,8 @@ ABLATIONS = {'leed_without_q': 'use_q', 'leed_without_s': 'use_siamese'}
 def _outputs(context, trainer, state, name):
   context.outputs[name] = {
       'nets': trainer.nets,
-      'variables': {net: state.variables(net) for net in leed_lib.NETS}}
+      'variables': sharding.local_copy(
+          {net: state.variables(net) for net in leed_lib.NETS})}
 
 
 def _stage_context(context, name: str):

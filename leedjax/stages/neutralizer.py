@@ -14,6 +14,7 @@ import numpy as np
 from leedjax import loop
 from leedjax.data import datasets
 from leedjax.data import pipeline
+from leedjax.data import sharding
 from leedjax.data import synthfaces
 from leedjax.data import tfds_synthfaces
 from leedjax.evaluation import scores
@@ -43,7 +44,8 @@ def _trainer(context):
 
 def _outputs(context, trainer, state):
   # G has no batch statistics; the moving average where there is one.
-  variables = {'params': stargan.generator_params(state.params)}
+  variables = sharding.local_copy(
+      {'params': stargan.generator_params(state.params)})
   neutralize = jax.jit(functools.partial(
       stargan.neutralize, trainer.generator,
       neutral_class=_neutral_class(context)))

@@ -112,6 +112,8 @@ def evaluate(model: ExpressionClassifier, variables,
     The fraction of examples whose argmax logit is their label.
   """
   count = _hit_counter(model, label_key)
+  if mesh is not None:  # whatever devices they are on now
+    variables = sharding.replicate(variables, mesh)
   correct = total = 0
   for batch in batches:
     batch = {key: batch[key] for key in ('image', label_key, 'mask')}

@@ -22,12 +22,14 @@ from leedjax.data.synthfaces.layout import MOUTH_HEIGHT
 from leedjax.data.synthfaces.shapes import colour
 from leedjax.data.synthfaces.shapes import column
 
-SCLERA = jnp.asarray((0.96, 0.95, 0.92))
-MOUTH_INSIDE = jnp.asarray((0.32, 0.07, 0.09))
-TEETH = jnp.asarray((0.95, 0.93, 0.86))
-DARK = jnp.asarray((0.08, 0.06, 0.06))
-GLASS_TINT = jnp.asarray((0.85, 0.9, 0.95))
-FRAME = jnp.asarray((0.1, 0.1, 0.12))
+# numpy, not jnp: a jnp constant at import would start JAX's backend before
+# a multi-process job can join (jax.distributed.initialize must come first).
+SCLERA = np.array((0.96, 0.95, 0.92), np.float32)
+MOUTH_INSIDE = np.array((0.32, 0.07, 0.09), np.float32)
+TEETH = np.array((0.95, 0.93, 0.86), np.float32)
+DARK = np.array((0.08, 0.06, 0.06), np.float32)
+GLASS_TINT = np.array((0.85, 0.9, 0.95), np.float32)
+FRAME = np.array((0.1, 0.1, 0.12), np.float32)
 
 
 def _surface_depth(height):
