@@ -109,13 +109,6 @@ class _Processes:
         process.wait(timeout=60)
 
 
-def _own_lines(output: str) -> list[str]:
-  """Lines not from gloo's CPU collectives (they print their connections
-  to stdout)."""
-  return [line for line in output.splitlines()
-          if not line.startswith('[Gloo]')]
-
-
 def _checkpoint_dir(workdir):
   return workdir / 'classifier' / 'checkpoints'
 
@@ -230,7 +223,7 @@ def test_two_processes_train_as_one_process_with_their_devices(
   assert _written_files(workdir) == _written_files(alone)
   assert len(training_testing.logged_losses(workdir / 'classifier')) == STEPS
   assert 'Done: data, classifier.' in processes.stdout(0)
-  assert _own_lines(processes.stdout(1)) == []
+  assert training_testing.own_lines(processes.stdout(1)) == []
   assert 'classifier:' in processes.stderr(0)       # its progress bar
   assert 'classifier:' not in processes.stderr(1)
 
@@ -292,7 +285,7 @@ def test_the_whole_smoke_job_runs_in_two_processes(tmp_path, data_dir):
     processes.kill()
   print(f'the smoke job in two processes: {wall:.1f} s')
   assert 'Results (' in processes.stdout(0)
-  assert _own_lines(processes.stdout(1)) == []
+  assert training_testing.own_lines(processes.stdout(1)) == []
   assert (workdir / 'results.json').is_file()
   assert (workdir / 'evaluate' / 'report.md').is_file()
   for stage_dir in (path.parent for path in workdir.rglob('metrics.jsonl')):

@@ -17,6 +17,16 @@ def flatten(tree, prefix=''):
     yield prefix, np.asarray(tree)
 
 
+def own_lines(output: str) -> list[str]:
+  """The lines of a process's output that are not gloo's: its CPU
+  collectives print "[Gloo] Rank R is connected to N peer ranks. Expected
+  number of connected peer ranks is : N" to stdout, from several threads at
+  once, so one such line may arrive cut in two."""
+  return [line for line in output.splitlines()
+          if line.strip() and not line.startswith('[Gloo]')
+          and 'peer ranks' not in line]
+
+
 def logged_losses(stage_dir: pathlib.Path) -> list[float]:
   lines = (stage_dir / 'metrics.jsonl').read_text().splitlines()
   return [json.loads(line)['loss'] for line in lines]
