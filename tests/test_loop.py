@@ -6,7 +6,6 @@ written; 8 fake devices train the same model as one. (Sample grids:
 tests/test_sample_grids.py, and the smoke job's, tests/test_main_smoke.py.)"""
 
 import json
-import os
 import pathlib
 import signal
 import struct
@@ -38,29 +37,15 @@ def _command(workdir, data_dir, *overrides, script=('-m', 'leedjax.main')):
       '--config.classifier.keep_checkpoints=3', *overrides]
 
 
-def _env(devices=1, **extra):
-  return dict(os.environ, PYTHONPATH=str(REPO),
-              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
-              **extra)
-
-
 def _run(command, devices=1, **extra_env):
-  return subprocess.run(command, cwd=REPO, env=_env(devices, **extra_env),
+  return subprocess.run(command, cwd=REPO,
+                        env=training_testing.environment(devices, **extra_env),
                         capture_output=True, text=True, timeout=600,
                         check=False)
 
 
-def _checkpoint_dir(workdir):
-  return workdir / 'classifier' / 'checkpoints'
-
-
-def _committed_steps(workdir):
-  return sorted(int(path.name) for path in _checkpoint_dir(workdir).iterdir()
-                if path.name.isdigit())
-
-
 def _params(workdir, step=NUM_STEPS):
-  return checkpoints.read_as_numpy(_checkpoint_dir(workdir),
+  return checkpoints.read_as_numpy(training_testing.checkpoint_dir(workdir),
                                    step)['state']['params']
 
 
@@ -100,7 +85,8 @@ def test_kill_9_during_a_save_resumes_to_the_same_parameters(
       str(REPO / 'tests' / 'kill_during_save.py'),)), KILL_AT_STEP='6')
   assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
   # The save of step 6 never completed: only earlier steps are committed.
-  assert _committed_steps(workdir) and max(_committed_steps(workdir)) <= 6
+  steps = training_testing.committed_steps(workdir)
+  assert steps and max(steps) <= 6
   assert not (workdir / 'classifier' / 'done.json').exists()
 
   resumed = _run(_command(workdir, data_dir))
@@ -114,7 +100,8 @@ def test_sigterm_saves_exits_75_and_resumes_to_the_same_parameters(
     tmp_path, data_dir, uninterrupted):
   workdir = tmp_path / 'run'
   process = subprocess.Popen(_command(workdir, data_dir), cwd=REPO,
-                             env=_env(), stdout=subprocess.PIPE,
+                             env=training_testing.environment(),
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
   metrics = workdir / 'classifier' / 'metrics.jsonl'
   deadline = time.monotonic() + 300
@@ -125,7 +112,7 @@ def test_sigterm_saves_exits_75_and_resumes_to_the_same_parameters(
   _, stderr = process.communicate(timeout=300)
   assert process.returncode == 75, stderr[-3000:]
   assert 'Run the same command to resume' in stderr
-  stopped_at = max(_committed_steps(workdir))
+  stopped_at = max(training_testing.committed_steps(workdir))
   assert 3 <= stopped_at < NUM_STEPS  # saved where it stopped, off-schedule
 
   resumed = _run(_command(workdir, data_dir))
@@ -145,7 +132,7 @@ def test_nan_stops_with_its_name_and_step_and_keeps_the_last_good_checkpoint(
   assert 'Training diverged: classifier:' in result.stderr
   assert 'at step 2;' in result.stderr
   assert 'the last good checkpoint (step 1) is kept' in result.stderr
-  steps = _committed_steps(workdir)
+  steps = training_testing.committed_steps(workdir)
   assert steps, result.stderr[-3000:]
   for name, value in training_testing.flatten(_params(workdir, steps[-1])):
     assert np.all(np.isfinite(value)), name
@@ -178,7 +165,7 @@ def test_tensorboard_and_json_lines_hold_the_metrics(uninterrupted):
              (stage / 'metrics.jsonl').read_text().splitlines()]
   assert [record['step'] for record in records] == scalars['loss']
   assert all(np.isfinite(record['loss']) for record in records)
-  assert _committed_steps(uninterrupted) == [56, 58, 60]
+  assert training_testing.committed_steps(uninterrupted) == [56, 58, 60]
 
 
 def test_eight_fake_devices_train_the_model_one_device_trains(
@@ -197,8 +184,8 @@ def test_eight_fake_devices_train_the_model_one_device_trains(
     result = _run(_command(tmp_path / f'{devices}', data_dir, *short),
                   devices=devices)
     assert result.returncode == 0, result.stderr[-3000:]
-  one, eight = (checkpoints.read_as_numpy(_checkpoint_dir(tmp_path / name),
-                                          steps)['state']
+  one, eight = (checkpoints.read_as_numpy(
+      training_testing.checkpoint_dir(tmp_path / name), steps)['state']
                 for name in ('1', '8'))
   training_testing.assert_same_classifier_training(
       one, eight, *(training_testing.logged_losses(tmp_path / name /

@@ -11,7 +11,6 @@ the parameters of a run never interrupted. `pytest -m multihost` (minutes;
 """
 
 import json
-import os
 import pathlib
 import socket
 import subprocess
@@ -40,9 +39,7 @@ def _free_port() -> int:
 
 
 def _environment(devices: int, **extra) -> dict:
-  return dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS='cpu',
-              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
-              **extra)
+  return training_testing.environment(devices, JAX_PLATFORMS='cpu', **extra)
 
 
 def _process_environments() -> list[dict]:
@@ -109,20 +106,9 @@ class _Processes:
         process.wait(timeout=60)
 
 
-def _checkpoint_dir(workdir):
-  return workdir / 'classifier' / 'checkpoints'
-
-
-def _committed_steps(workdir):
-  directory = _checkpoint_dir(workdir)
-  if not directory.exists():
-    return []
-  return sorted(int(path.name) for path in directory.iterdir()
-                if path.name.isdigit())
-
-
 def _state(workdir):
-  return checkpoints.read_as_numpy(_checkpoint_dir(workdir), STEPS)['state']
+  return checkpoints.read_as_numpy(training_testing.checkpoint_dir(workdir),
+                                   STEPS)['state']
 
 
 def _written_files(workdir):
@@ -236,7 +222,8 @@ def test_killing_one_process_and_restarting_both_resumes(
   first = _Processes(command, tmp_path / 'output', 'killed')
   try:
     deadline = time.monotonic() + TIMEOUT
-    while not _committed_steps(workdir) and time.monotonic() < deadline:
+    while (not training_testing.committed_steps(workdir)
+           and time.monotonic() < deadline):
       assert all(p.poll() is None for p in first.processes), (
           first.stderr(0)[-2000:], first.stderr(1)[-2000:])
       time.sleep(0.2)
@@ -246,7 +233,7 @@ def test_killing_one_process_and_restarting_both_resumes(
     time.sleep(2)
   finally:
     first.kill()
-  saved = _committed_steps(workdir)
+  saved = training_testing.committed_steps(workdir)
   assert saved and saved[-1] < STEPS, saved
 
   # --verbosity=0 shows the loop's INFO line on each process's stderr.

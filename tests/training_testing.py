@@ -3,9 +3,34 @@ tests/test_multihost.py): one model trained on different device or process
 layouts, compared to float32 summation order."""
 
 import json
+import os
 import pathlib
 
 import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def environment(devices: int = 1, **extra) -> dict:
+  """The environment of a `python -m leedjax.main` subprocess: this
+  checkout importable, `devices` fake CPU devices."""
+  return dict(os.environ, PYTHONPATH=str(REPO),
+              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
+              **extra)
+
+
+def checkpoint_dir(workdir: pathlib.Path) -> pathlib.Path:
+  """The classifier stage's checkpoints, which these tests train."""
+  return workdir / 'classifier' / 'checkpoints'
+
+
+def committed_steps(workdir: pathlib.Path) -> list[int]:
+  """The steps of the complete checkpoints ([] before the first)."""
+  directory = checkpoint_dir(workdir)
+  if not directory.exists():
+    return []
+  return sorted(int(path.name) for path in directory.iterdir()
+                if path.name.isdigit())
 
 
 def flatten(tree, prefix=''):

@@ -72,6 +72,8 @@ def replicate(tree, mesh: jax.sharding.Mesh):
   when the mesh spans other processes' devices. Typed PRNG keys stay keys.
   """
   sharding = NamedSharding(mesh, P())
+  if jax.process_count() == 1:  # every device is this process's
+    return jax.device_put(tree, sharding)
 
   def put(leaf):
     if jax.dtypes.issubdtype(getattr(leaf, 'dtype', None),

@@ -133,14 +133,16 @@ def run(context, stage_dir) -> dict:
   predict = context.outputs['classifier']['predict']
   # Process 0 computes and writes the cache on its own devices; the other
   # processes read it once written (the workdir is shared storage).
+  cache = None
   if jax.process_index() == 0:
-    build(stage_dir, context.source('train'), config.data,
-          batch_size=config.cache.batch_size, neutralize=neutralize,
-          features_of=lambda images: predict(images)[1],
-          exact_neutral=exact_neutral)
+    cache = build(stage_dir, context.source('train'), config.data,
+                  batch_size=config.cache.batch_size, neutralize=neutralize,
+                  features_of=lambda images: predict(images)[1],
+                  exact_neutral=exact_neutral)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices('leedjax: cache written')
-  cache = Cache.load(stage_dir)
+  if cache is None:
+    cache = Cache.load(stage_dir)
   context.outputs['cache'] = cache
   return {'num_records': int(cache.neutral.shape[0]),
           'feature_dim': cache.feature_dim,
