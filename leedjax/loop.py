@@ -222,6 +222,12 @@ class _Run:
         batch = sharding.global_batch(next(self.batches), self.mesh)
         self.state, metrics = self.step_fn(self.state, batch, self.rng,
                                            self.frozen)
+        # The metrics are replicated scalars: their copy on this process's
+        # first device holds them whole. Averaging them there keeps clu's
+        # eager arithmetic off the mesh, where each op would be a program
+        # over every process's devices (seen to hang a two-process job).
+        metrics = jax.tree.map(lambda value: value.addressable_data(0),
+                               metrics)
         self.pending.append((step, metrics))
         if averages is None:
           averages = _Averages(metrics)
