@@ -14,6 +14,9 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+# More than any stage here saves (orbax keeps the newest this many).
+KEEP_EVERY_CHECKPOINT = 1_000
+
 
 def get_config(variant: str = ''):
   config = default.get_config()
@@ -34,6 +37,11 @@ def get_config(variant: str = ''):
   # FID's Inception runs at 299 px (~5 images/s on 2 cores): 400 of the 480
   # test images as inputs keep the evaluation to a few minutes.
   config.evaluate.num_pairs = 400
+  # Every checkpoint is kept (about 0.6 GB in all), so `python -m
+  # leedjax.curves` can draw each stage's learning curve from them.
+  for section in (config.classifier, config.identity_judge,
+                  config.neutralizer, config.leed):
+    section.keep_checkpoints = KEEP_EVERY_CHECKPOINT
   if variant == 'smoke':
     config.data.synthfaces.num_subjects = 10
     config.data.synthfaces.intensities = (1.0,)

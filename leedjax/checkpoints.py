@@ -29,7 +29,6 @@ class StageCheckpoints:
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
-
   def save(self, step: int, state: PyTree, rng: jax.Array,
            data_state: dict | None, *, force: bool = False) -> None:
     """Starts saving; returns once the arrays are copied off the devices."""
@@ -68,6 +67,17 @@ class StageCheckpoints:
     self.manager.close()
 
 
+def saved_steps(directory: pathlib.Path) -> list[int]:
+  """The steps of the complete checkpoints in a stage's checkpoint
+  directory, in order (orbax names a complete one by its step, a partial one
+  with a temporary suffix); empty if there is none."""
+  directory = pathlib.Path(directory).expanduser()
+  if not directory.is_dir():
+    return []
+  return sorted(int(path.name) for path in directory.iterdir()
+                if path.name.isdigit())
+
+
 def read_as_numpy(directory: pathlib.Path, step: int | None = None) -> dict:
   """`{'state', 'rng'}` of a stage's checkpoint as numpy arrays, whatever
   devices saved it and without building the trainer (default: the latest
@@ -77,9 +87,8 @@ def read_as_numpy(directory: pathlib.Path, step: int | None = None) -> dict:
   made absolute here (as `StageCheckpoints` does).
   """
   directory = pathlib.Path(directory).expanduser().absolute()
-  steps = sorted(int(path.name) for path in directory.iterdir()
-                 if path.name.isdigit())
-  path = directory / str(steps[-1] if step is None else step) / 'train'
+  path = directory / str(saved_steps(directory)[-1] if step is None
+                         else step) / 'train'
   checkpointer = ocp.PyTreeCheckpointer()
   tree = checkpointer.metadata(path).item_metadata.tree
   as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),

@@ -24,6 +24,9 @@ from typing import Callable, Sequence
 
 from absl import flags
 from absl import logging
+from ml_collections import config_flags
+
+from leedjax import config_checks
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 70        # EX_SOFTWARE: an internal error
@@ -40,6 +43,21 @@ def user_path(path: str | os.PathLike) -> pathlib.Path:
   whatever it does with the working directory (orbax needs absolute
   paths)."""
   return pathlib.Path(path).expanduser().absolute()
+
+
+def loaded_config(config_flag: flags.FlagHolder):
+  """A `config_flags.DEFINE_config_file` flag's ConfigDict;
+  `config_checks.ConfigError` if its file could not be read (ml_collections
+  defers that error to the config's first use)."""
+  config = config_flag.value
+  try:
+    config.get('stages')
+  except OSError as error:
+    path = config_flags.get_config_filename(flags.FLAGS[config_flag.name])
+    raise config_checks.ConfigError(
+        f'cannot read --config file {path!r} (from '
+        f'{user_path(".")}): {error.__cause__ or error}') from None
+  return config
 
 
 def flags_parser(prefix: str) -> Callable[[list[str]], list[str]]:

@@ -79,6 +79,13 @@ def edit_with_neutrals(nets: Mapping[str, Any], variables: Mapping[str, Any],
   return input_image + edited - own
 
 
+def reconstruct(nets: Mapping[str, Any], variables: Mapping[str, Any],
+                images: jax.Array) -> jax.Array:
+  """Dec(E(x)): faces ((B, S, S, 3) in [-1, 1]) encoded and decoded, what
+  the autoencoder alone keeps of them (an edit can keep no more)."""
+  return _decode(nets, variables, _codes(nets, variables, images))
+
+
 def expression_features(nets: Mapping[str, Any],
                         variables: Mapping[str, Any], images: jax.Array,
                         neutrals: jax.Array) -> dict[str, jax.Array]:

@@ -136,7 +136,8 @@ class _Run:
 
   def __init__(self, trainer: base.Trainer,
                stage_config: ml_collections.ConfigDict,
-               stage_dir: pathlib.Path, mesh: jax.sharding.Mesh, seed: int):
+               stage_dir: pathlib.Path, mesh: jax.sharding.Mesh, seed: int,
+               step: int | None = None):
     self.trainer, self.config, self.mesh = trainer, stage_config, mesh
     self.replicated = NamedSharding(mesh, P())
     # crc32, not hash(): Python salts str hashes per process.
@@ -168,7 +169,7 @@ class _Run:
                                             sharding=self.replicated),
           jax.eval_shape(trainer.init, init_rng, self.sample_batch))
       self.state, self.rng, data_state = self.checkpoints.restore(
-          abstract, self.rng)
+          abstract, self.rng, step=step)
       if data_state is not None:
         self.batches.set_state(data_state)
       logging.info('%s: resumed from step %d.', trainer.name,
@@ -296,10 +297,18 @@ def train(trainer: base.Trainer, stage_config: ml_collections.ConfigDict,
 
 
 def restore_final(trainer: base.Trainer, stage_config, stage_dir: pathlib.Path,
-                  *, mesh: jax.sharding.Mesh, seed: int) -> TrainState | None:
-  """The final state of a finished stage; None if it has not finished."""
-  run = _Run(trainer, stage_config, stage_dir, mesh, seed)
+                  *, mesh: jax.sharding.Mesh, seed: int,
+                  step: int | None = None) -> TrainState | None:
+  """The final state of a finished stage (None if it has not finished), or
+  the state its checkpoint of `step` saved (`checkpoints.saved_steps`)."""
+  if step is not None and step not in checkpoints.saved_steps(
+      stage_dir / 'checkpoints'):
+    raise ValueError(f'{stage_dir} kept no checkpoint of step {step}.')
+  run = _Run(trainer, stage_config, stage_dir, mesh, seed, step=step)
   try:
-    return run.state if run.start >= trainer.num_steps else None
+    if step is not None or run.start >= trainer.num_steps:
+      return run.state
+    return None
   finally:
     run.close()
+

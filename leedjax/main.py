@@ -74,20 +74,6 @@ _ERROR_EXITS = (
 )
 
 
-def _loaded_config():
-  """--config's ConfigDict; ConfigError if its file could not be read
-  (ml_collections defers that error to the first use)."""
-  config = _CONFIG.value
-  try:
-    config.get('stages')
-  except OSError as error:
-    path = config_flags.get_config_filename(flags.FLAGS['config'])
-    raise config_checks.ConfigError(
-        f'cannot read --config file {path!r} (from '
-        f'{cli.user_path(".")}): {error.__cause__ or error}') from None
-  return config
-
-
 def _train_evaluate_or_export(workdir) -> None:
   if _MULTIHOST.value:
     distributed.initialize()
@@ -96,7 +82,7 @@ def _train_evaluate_or_export(workdir) -> None:
     path = export.export_editor(workdir)
     print(f'Wrote {path} (signature: {path.with_suffix(".json")}).')
     return
-  config = _loaded_config()
+  config = cli.loaded_config(_CONFIG)
   if _JUDGE.value:
     with config.unlocked():
       config.evaluate.judges = tuple(dict.fromkeys(

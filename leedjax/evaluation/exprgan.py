@@ -29,6 +29,7 @@ from leedjax.evaluation import plots
 from leedjax.evaluation import real_plus_generated
 from leedjax.nets import exprgan as exprgan_nets
 from leedjax.stages import batched
+from leedjax.stages import classifier as classifier_stage
 from leedjax.trainers import base
 
 # The intensities of Fig. 3's five rows, weak to strong.
@@ -212,7 +213,7 @@ def augmentation(context, stage_dir, editor: Editor, counts,
   table = {}
   for count in counts:
     if count == 0:
-      table['0'] = real_plus_generated.psi_accuracy(context)
+      table['0'] = classifier_stage.test_accuracy(context)
       continue
     rng = np.random.default_rng([seed, 10, count])
     labels = np.arange(count) % editor.num_classes

@@ -3,7 +3,8 @@
 `scatter_png` draws 2-D embeddings coloured by class (LEED Fig. 4);
 `label_grid_png` lays out image rows, each named in a left column, under
 optional column headers (Figs. 3, 5 and 7, the training sample grids and the
-SynthFaces contact sheet), small images upscaled to a viewable size.
+SynthFaces contact sheet), small images upscaled to a viewable size;
+`line_chart_png` draws learning curves (leedjax/curves.py).
 """
 
 import math
@@ -263,3 +264,69 @@ def _check_grid(rows, row_labels, column_labels, scale):
                      f'({longest}); got {len(column_labels)}')
   if scale is not None and (int(scale) != scale or scale < 1):
     raise ValueError(f'scale must be a positive integer; got {scale}')
+
+
+def line_chart_png(title: str, steps: Sequence[int],
+                   series: dict[str, Sequence[float | None]],
+                   path: str | os.PathLike, *, width: int = 640,
+                   height: int = 360) -> None:
+  """Writes curves of values in [0, 1] against training steps as a PNG.
+
+  Args:
+    title: drawn above the plot.
+    steps: the x value of every point, increasing.
+    series: {legend name: one value per step, None where not measured}.
+    path: where the PNG goes, written atomically.
+    width, height: of the plot area in pixels.
+  """
+  if not steps or not series:
+    raise ValueError('line_chart_png needs at least one step and one series')
+  if len(series) > len(COLOURS):
+    raise ValueError(f'at most {len(COLOURS)} series; got {len(series)}')
+  for name, values in series.items():
+    if len(values) != len(steps):
+      raise ValueError(f'series {name!r}: {len(values)} values for '
+                       f'{len(steps)} steps')
+  font = _font(12)
+  measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+  axis_left, axis_bottom = 44, 28  # room for tick labels
+  full_width = axis_left + width + GRID_PAD
+  legend, legend_rows = _legend_layout(measure, list(series), full_width,
+                                       font)
+  plot_top = TITLE_HEIGHT
+  plot_bottom = plot_top + height
+  legend_top = plot_bottom + axis_bottom
+  image = Image.new('RGB', (full_width, legend_top + legend_rows
+                            * LEGEND_ROW_HEIGHT), BACKGROUND)
+  draw = ImageDraw.Draw(image)
+  _draw_centred(draw, full_width / 2, TITLE_HEIGHT / 2, title, font)
+  last = max(steps[-1], 1)
+
+  def at(step, value):
+    return (axis_left + width * step / last,
+            plot_bottom - height * min(max(value, 0.0), 1.0))
+
+  for tick in np.linspace(0.0, 1.0, 6):  # y: 0, 0.2, ... 1
+    _, y = at(0, tick)
+    draw.line((axis_left, y, axis_left + width, y), fill=FRAME)
+    draw.text((axis_left - 4, y), f'{tick:.1f}', fill=TEXT, font=font,
+              anchor='rm')
+  for tick in np.unique(np.round(np.linspace(0, last, 6))).astype(int):
+    x, _ = at(tick, 0.0)
+    draw.line((x, plot_top, x, plot_bottom), fill=FRAME)
+    draw.text((x, plot_bottom + 4), f'{tick:,}', fill=TEXT, font=font,
+              anchor='ma')
+  for colour, values in zip(COLOURS, series.values()):
+    points = [at(step, value) for step, value in zip(steps, values)
+              if value is not None]
+    if len(points) > 1:
+      draw.line(points, fill=colour, width=2)
+    for x, y in points:
+      draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
+  swatch = LEGEND_ROW_HEIGHT // 2
+  for colour, name, (x, y) in zip(COLOURS, series, legend):
+    top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
+    draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
+    draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
+              fill=TEXT, font=font, anchor='lm')
+  files.write_png(path, image)

@@ -56,17 +56,6 @@ class ConcatenatedSource:
     return self._sources[part][index - start]
 
 
-def psi_accuracy(context) -> float:
-  """Psi's (the `classifier` stage's) accuracy on the real test images,
-  measured as `accuracy` measures its retrained copies."""
-  psi, settings = context.outputs['classifier'], context.config.classifier
-  return classifier_lib.evaluate(
-      psi['model'], psi['variables'],
-      pipeline.eval_batches(context.source('test'), context.config.data,
-                            settings.eval_batch_size),
-      label_key=settings.label_key, mesh=context.mesh)
-
-
 def accuracy(context, stage_dir, generated: ArraySource,
              subdir: str = STAGE_SUBDIR) -> dict:
   """Trains Psi's recipe on the real training images and `generated`

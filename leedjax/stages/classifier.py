@@ -40,12 +40,26 @@ def _outputs(trainer, state):
           'predict': functools.partial(predict, variables)}
 
 
-def _accuracy(context, trainer, state, source, settings) -> float:
+def _accuracy(context, name, source, settings) -> float:
+  """The accuracy of the trained `context.outputs[name]` on `source`."""
+  trained = context.outputs[name]
   return classifier_lib.evaluate(
-      trainer.model, state.variables(classifier_lib.NET),
+      trained['model'], trained['variables'],
       pipeline.eval_batches(source, context.config.data,
                             settings.eval_batch_size),
       label_key=settings.label_key, mesh=context.mesh)
+
+
+def test_accuracy(context) -> float:
+  """Psi's accuracy on the test split."""
+  return _accuracy(context, 'classifier', context.source('test'),
+                   context.config.classifier)
+
+
+def judge_held_out_accuracy(context) -> float:
+  """The identity judge's accuracy on its held-out images."""
+  return _accuracy(context, 'identity_judge', _judge_sources(context)[1],
+                   context.config.identity_judge)
 
 
 def _train(context, stage_dir, name, settings, train_source):
@@ -53,41 +67,36 @@ def _train(context, stage_dir, name, settings, train_source):
   state = loop.train(trainer, settings, stage_dir, mesh=context.mesh,
                      seed=context.config.seed)
   context.outputs[name] = _outputs(trainer, state)
-  return trainer, state
 
 
-def _load(context, stage_dir, name, settings, train_source):
+def _load(context, stage_dir, name, settings, train_source, step):
   trainer = _trainer(context, name, settings, train_source)
   state = loop.restore_final(trainer, settings, stage_dir, mesh=context.mesh,
-                             seed=context.config.seed)
+                             seed=context.config.seed, step=step)
   context.outputs[name] = _outputs(trainer, state)
 
 
 # ---------------------------------------------------------------- classifier
 def run(context, stage_dir) -> dict:
-  settings = context.config.classifier
-  trainer, state = _train(context, stage_dir, 'classifier', settings,
-                          context.source('train'))
-  return {'test_accuracy': _accuracy(context, trainer, state,
-                                     context.source('test'), settings)}
+  _train(context, stage_dir, 'classifier', context.config.classifier,
+         context.source('train'))
+  return {'test_accuracy': test_accuracy(context)}
 
 
-def load(context, stage_dir):
+def load(context, stage_dir, step: int | None = None):
   _load(context, stage_dir, 'classifier', context.config.classifier,
-        context.source('train'))
+        context.source('train'), step)
 
 
 # ------------------------------------------------------------ identity judge
 def run_judge(context, stage_dir) -> dict:
-  settings = context.config.identity_judge
   train_part, held_out = _judge_sources(context)
-  trainer, state = _train(context, stage_dir, 'identity_judge', settings,
-                          train_part)
-  return {'held_out_accuracy': _accuracy(context, trainer, state, held_out,
-                                         settings),
+  _train(context, stage_dir, 'identity_judge', context.config.identity_judge,
+         train_part)
+  return {'held_out_accuracy': judge_held_out_accuracy(context),
           'num_held_out': len(held_out)}
 
 
-def load_judge(context, stage_dir):
+def load_judge(context, stage_dir, step: int | None = None):
   _load(context, stage_dir, 'identity_judge', context.config.identity_judge,
-        _judge_sources(context)[0])
+        _judge_sources(context)[0], step)

@@ -112,7 +112,18 @@ def _chosen(records, num_pairs, seed: int):
   return {key: values[keep] for key, values in records.items()}
 
 
-def _neutral_faces(context, records) -> np.ndarray | None:
+def test_pairs(context):
+  """The evaluation's test pairs: (records of the chosen test images, each
+  one's reference index, their neutral faces or None)."""
+  settings = context.config.evaluate
+  records = _chosen(batched.test_records(context, settings.batch_size),
+                    settings.num_pairs, settings.seed)
+  references = make_pairs(records['subject'], records['angle'],
+                          settings.pairing, settings.seed)
+  return records, references, neutral_faces(context, records)
+
+
+def neutral_faces(context, records) -> np.ndarray | None:
   """The neutral faces LEED edits from; None without a neutralizer."""
   config = context.config
   if config.neutralizer.use_renderer_neutral:
@@ -127,7 +138,7 @@ def _neutral_faces(context, records) -> np.ndarray | None:
       [records['image']], config.evaluate.batch_size)
 
 
-def _leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
+def leed_editor(leed_outputs, images, neutral, mode: str, batch_size: int):
   """(input indices, reference indices, alphas) -> uint8 edits."""
 
   # Variables are arguments, not constants baked into the compiled code.
@@ -160,12 +171,12 @@ def _stargan_edits(neutralizer, images, target_classes, batch_size: int):
 
 def _methods(context, records, references, neutral, exprgan_editor):
   """{method: uint8 edits of every test pair}, and {LEED model: its editor
-  over test indices} (see `_leed_editor`)."""
+  over test indices} (see `leed_editor`)."""
   settings = context.config.evaluate
   everyone = np.arange(len(references))
-  editors = {name: _leed_editor(context.outputs[name], records['image'],
-                                neutral, settings.edit_mode,
-                                settings.batch_size)
+  editors = {name: leed_editor(context.outputs[name], records['image'],
+                               neutral, settings.edit_mode,
+                               settings.batch_size)
              for name in ('leed', *leed_stage.ABLATIONS)
              if name in context.outputs}
   methods = {name: edit(everyone, references, settings.alpha)
@@ -183,7 +194,7 @@ def _methods(context, records, references, neutral, exprgan_editor):
   return methods, editors
 
 
-def _targets(context, records, references) -> dict:
+def edit_targets(context, records, references) -> dict:
   """{'paper': (images, mask)} and, on SynthFaces, {'true': ...}."""
   config, settings = context.config, context.config.evaluate
   size = config.data.image_size
@@ -211,7 +222,7 @@ def _targets(context, records, references) -> dict:
   return {'paper': (pool['image'][np.maximum(found, 0)], mask)}
 
 
-class _Judges:
+class Judges:
   """The classifiers that judge edits, each image -> predicted class."""
 
   def __init__(self, context, class_names):
@@ -298,8 +309,8 @@ def _generated_training_edits(context, editor_outputs, seed: int):
   references = make_pairs(records['subject'], records['angle'], 'any_angle',
                           seed)
   neutral = np.asarray(context.outputs['cache'].neutral[:, 0])
-  edit = _leed_editor(editor_outputs, records['image'], neutral,
-                      settings.edit_mode, settings.batch_size)
+  edit = leed_editor(editor_outputs, records['image'], neutral,
+                     settings.edit_mode, settings.batch_size)
   edits = edit(np.arange(len(references)), references, settings.alpha)
   return real_plus_generated.ArraySource(
       edits, subject=records['subject'],
@@ -403,20 +414,16 @@ def run(context, stage_dir) -> dict:
                      f'{sorted(unknown)} unknown; use any of {JUDGES}.')
   class_names = list(context.builder.info.features['expression'].names)
   with _part('test images and neutral faces'):
-    records = _chosen(batched.test_records(context, settings.batch_size),
-                      settings.num_pairs, settings.seed)
-    references = make_pairs(records['subject'], records['angle'],
-                            settings.pairing, settings.seed)
-    neutral = _neutral_faces(context, records)
+    records, references, neutral = test_pairs(context)
   exprgan_outputs = exprgan_stage.final_outputs(context)
   exprgan_editor = (None if exprgan_outputs is None else
                     exprgan_eval.Editor(exprgan_outputs, settings.batch_size))
   with _part(f'edits of {len(references)} pairs by every method'):
     methods, editors = _methods(context, records, references, neutral,
                                 exprgan_editor)
-    target_sets = _targets(context, records, references)
+    target_sets = edit_targets(context, records, references)
   headline = primary_method(methods)
-  judges = _Judges(context, class_names)
+  judges = Judges(context, class_names)
   from leedjax.weights import inception as inception_weights  # pylint: disable=g-import-not-at-top
   from leedjax.weights import vgg16  # pylint: disable=g-import-not-at-top
   lpips_params = vgg16.load_lpips_params()

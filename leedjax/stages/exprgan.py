@@ -61,11 +61,11 @@ def run(context, stage_dir, name: str) -> dict:
                          for net in exprgan_lib.NETS}}
 
 
-def load(context, stage_dir, name: str):
+def load(context, stage_dir, name: str, step: int | None = None):
   trainer = _trainer(context, name)
   _outputs(context, trainer, loop.restore_final(
       trainer, context.config.exprgan[trainer.stage], stage_dir,
-      mesh=context.mesh, seed=context.config.seed), name)
+      mesh=context.mesh, seed=context.config.seed, step=step), name)
 
 
 # Stage name -> (run, load).

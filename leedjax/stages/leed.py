@@ -86,12 +86,12 @@ def run(context, stage_dir, name: str = 'leed') -> dict:
                          for net in leed_lib.NETS}}
 
 
-def load(context, stage_dir, name: str = 'leed'):
+def load(context, stage_dir, name: str = 'leed', step: int | None = None):
   stage = _stage_context(context, name)
   trainer = trainer_of(stage)
   _outputs(context, trainer, loop.restore_final(
       trainer, stage.config.leed, stage_dir, mesh=context.mesh,
-      seed=context.config.seed), name)
+      seed=context.config.seed, step=step), name)
 
 
 # Stage name -> (run, load) of each ablation.

@@ -3,7 +3,8 @@
 Used frozen afterwards as G(x, onehot(neutral)) to make neutral faces. Its
 summary measures them on the test split: how often Psi calls them neutral
 and, on SynthFaces, their SSIM to the exact neutral face the renderer draws
-(beside the SSIM of the unedited input, the do-nothing baseline).
+(beside the SSIM of the unedited input, the do-nothing baseline);
+leedjax/curves.py measures every kept checkpoint the same way.
 """
 
 import functools
@@ -59,10 +60,13 @@ def run(context, stage_dir) -> dict:
   state = loop.train(trainer, context.config.neutralizer, stage_dir,
                      mesh=context.mesh, seed=context.config.seed)
   _outputs(context, trainer, state)
-  return {'generator_updates': int(state.step), **_measure(context)}
+  return {'generator_updates': int(state.step), **measure(context)}
 
 
-def _measure(context) -> dict:
+def measure(context) -> dict:
+  """The trained neutralizer's test neutral faces: how often Psi calls them
+  neutral, how often the identity judge still knows their person (when it is
+  trained) and, on SynthFaces, their SSIM to the exact neutral face."""
   config = context.config
   batch_size = config.evaluate.batch_size
   records = batched.test_records(context, batch_size)
@@ -76,6 +80,11 @@ def _measure(context) -> dict:
                                       neutral, batch_size)
     summary['psi_calls_neutral'] = float(np.mean(
         calls == _neutral_class(context)))
+  if 'identity_judge' in context.outputs:
+    people = batched.predicted_classes(
+        context.outputs['identity_judge']['predict'], neutral, batch_size)
+    summary['identity_retention'] = float(np.mean(people
+                                                  == records['subject']))
   if config.data.dataset == 'synth_faces':
     catalog = synthfaces.Catalog(tfds_synthfaces.config_from(config.data).grid)
     truth = catalog.render_neutral(records['catalog_row'],
@@ -87,8 +96,8 @@ def _measure(context) -> dict:
   return summary
 
 
-def load(context, stage_dir):
+def load(context, stage_dir, step: int | None = None):
   trainer = _trainer(context)
   _outputs(context, trainer, loop.restore_final(
       trainer, context.config.neutralizer, stage_dir, mesh=context.mesh,
-      seed=context.config.seed))
+      seed=context.config.seed, step=step))
