@@ -56,8 +56,9 @@ from leedjax.stages import neutralizer as neutralizer_stage
 from leedjax.trainers import base
 
 CURVES_DIR = 'curves'
-# ExprGAN's controller stage trains only the generator's class input; its
-# transfers mean nothing yet.
+# ExprGAN's controller stage trains G_dec from prior draws, without G_enc:
+# a transfer, which encodes the input with G_enc, means nothing before the
+# reconstruction stage.
 EXPRGAN_MEASURED = ('exprgan_reconstruction', 'exprgan_refinement')
 
 
