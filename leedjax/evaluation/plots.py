@@ -266,6 +266,14 @@ def _check_grid(rows, row_labels, column_labels, scale):
     raise ValueError(f'scale must be a positive integer; got {scale}')
 
 
+def _tick_spacing(span: int) -> int:
+  """A round step (1, 2 or 5 times a power of ten) giving 4-10 ticks."""
+  spacing = 1
+  while span / spacing > 10:
+    spacing *= 2.5 if str(spacing).startswith('2') else 2
+  return max(1, int(spacing))
+
+
 def line_chart_png(title: str, steps: Sequence[int],
                    series: dict[str, Sequence[float | None]],
                    path: str | os.PathLike, *, width: int = 640,
@@ -290,7 +298,7 @@ def line_chart_png(title: str, steps: Sequence[int],
   font = _font(12)
   measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
   axis_left, axis_bottom = 44, 28  # room for tick labels
-  full_width = axis_left + width + GRID_PAD
+  full_width = axis_left + width + 32  # the last step's label overhangs
   legend, legend_rows = _legend_layout(measure, list(series), full_width,
                                        font)
   plot_top = TITLE_HEIGHT
@@ -311,7 +319,7 @@ def line_chart_png(title: str, steps: Sequence[int],
     draw.line((axis_left, y, axis_left + width, y), fill=FRAME)
     draw.text((axis_left - 4, y), f'{tick:.1f}', fill=TEXT, font=font,
               anchor='rm')
-  for tick in np.unique(np.round(np.linspace(0, last, 6))).astype(int):
+  for tick in range(0, last + 1, _tick_spacing(last)):
     x, _ = at(tick, 0.0)
     draw.line((x, plot_top, x, plot_bottom), fill=FRAME)
     draw.text((x, plot_bottom + 4), f'{tick:,}', fill=TEXT, font=font,
