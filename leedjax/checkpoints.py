@@ -29,6 +29,7 @@ class StageCheckpoints:
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
+
   def save(self, step: int, state: PyTree, rng: jax.Array,
            data_state: dict | None, *, force: bool = False) -> None:
     """Starts saving; returns once the arrays are copied off the devices."""

@@ -311,4 +311,3 @@ def restore_final(trainer: base.Trainer, stage_config, stage_dir: pathlib.Path,
     return None
   finally:
     run.close()
-
