@@ -88,6 +88,16 @@ def _legend_layout(draw, class_names, width, font):
   return positions, row + 1
 
 
+def _draw_legend(draw, names, positions, legend_top: int, font) -> None:
+  """A colour swatch and each name at its `_legend_layout` position."""
+  swatch = LEGEND_ROW_HEIGHT // 2
+  for colour, name, (x, y) in zip(COLOURS, names, positions):
+    top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
+    draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
+    draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
+              fill=TEXT, font=font, anchor='lm')
+
+
 def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
                 class_names: Sequence[str], path: str | os.PathLike, *,
                 panel_size: int = 360) -> None:
@@ -127,12 +137,7 @@ def scatter_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
       x, y = pixels[point] + (left, TITLE_HEIGHT)
       draw.ellipse((x - radius, y - radius, x + radius, y + radius),
                    fill=COLOURS[labels[point]])
-  swatch = LEGEND_ROW_HEIGHT // 2
-  for colour, name, (x, y) in zip(COLOURS, class_names, legend):
-    top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
-    draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
-    draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
-              fill=TEXT, font=font, anchor='lm')
+  _draw_legend(draw, class_names, legend, legend_top, font)
   files.write_png(path, image)
 
 
@@ -331,10 +336,5 @@ def line_chart_png(title: str, steps: Sequence[int],
       draw.line(points, fill=colour, width=2)
     for x, y in points:
       draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
-  swatch = LEGEND_ROW_HEIGHT // 2
-  for colour, name, (x, y) in zip(COLOURS, series, legend):
-    top = legend_top + y + (LEGEND_ROW_HEIGHT - swatch) // 2
-    draw.rectangle((x, top, x + swatch - 1, top + swatch - 1), fill=colour)
-    draw.text((x + swatch + 4, legend_top + y + LEGEND_ROW_HEIGHT / 2), name,
-              fill=TEXT, font=font, anchor='lm')
+  _draw_legend(draw, list(series), legend, legend_top, font)
   files.write_png(path, image)
