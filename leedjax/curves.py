@@ -78,13 +78,13 @@ class _Measures:
     self.batch = context.config.evaluate.batch_size
     class_names = list(context.builder.info.features['expression'].names)
     self.judges = evaluate.Judges(context, class_names)
+    self.test_records = batched.test_records(context, self.batch)
     # Fixed before any checkpoint replaces the finished neutralizer.
     self.records, self.references, self.neutral = evaluate.test_pairs(
-        context)
+        context, self.test_records)
     self.wanted = self.records['expression'][self.references]
     targets = evaluate.edit_targets(context, self.records, self.references)
     self.target, self.target_mask = targets.get('true', targets['paper'])
-    self.test_records = batched.test_records(context, self.batch)
 
   def of(self, name: str) -> dict[str, float | None]:
     if name == 'classifier':

@@ -7,6 +7,7 @@ SynthFaces contact sheet), small images upscaled to a viewable size;
 `line_chart_png` draws learning curves (leedjax/curves.py).
 """
 
+import itertools
 import math
 import os
 from typing import Sequence
@@ -273,10 +274,10 @@ def _check_grid(rows, row_labels, column_labels, scale):
 
 def _tick_spacing(span: int) -> int:
   """A round step (1, 2 or 5 times a power of ten) giving 4-10 ticks."""
-  spacing = 1
+  spacing, factors = 1.0, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, ...
   while span / spacing > 10:
-    spacing *= 2.5 if str(spacing).startswith('2') else 2
-  return max(1, int(spacing))
+    spacing *= next(factors)
+  return int(spacing)
 
 
 def line_chart_png(title: str, steps: Sequence[int],

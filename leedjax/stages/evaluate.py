@@ -112,18 +112,18 @@ def _chosen(records, num_pairs, seed: int):
   return {key: values[keep] for key, values in records.items()}
 
 
-def test_pairs(context):
-  """The evaluation's test pairs: (records of the chosen test images, each
-  one's reference index, their neutral faces or None)."""
+def test_pairs(context, test_records):
+  """The evaluation's test pairs among every test record
+  (`batched.test_records`): (records of the chosen test images, each one's
+  reference index, their neutral faces or None)."""
   settings = context.config.evaluate
-  records = _chosen(batched.test_records(context, settings.batch_size),
-                    settings.num_pairs, settings.seed)
+  records = _chosen(test_records, settings.num_pairs, settings.seed)
   references = make_pairs(records['subject'], records['angle'],
                           settings.pairing, settings.seed)
-  return records, references, neutral_faces(context, records)
+  return records, references, _neutral_faces(context, records)
 
 
-def neutral_faces(context, records) -> np.ndarray | None:
+def _neutral_faces(context, records) -> np.ndarray | None:
   """The neutral faces LEED edits from; None without a neutralizer."""
   config = context.config
   if config.neutralizer.use_renderer_neutral:
@@ -414,7 +414,8 @@ def run(context, stage_dir) -> dict:
                      f'{sorted(unknown)} unknown; use any of {JUDGES}.')
   class_names = list(context.builder.info.features['expression'].names)
   with _part('test images and neutral faces'):
-    records, references, neutral = test_pairs(context)
+    records, references, neutral = test_pairs(
+        context, batched.test_records(context, settings.batch_size))
   exprgan_outputs = exprgan_stage.final_outputs(context)
   exprgan_editor = (None if exprgan_outputs is None else
                     exprgan_eval.Editor(exprgan_outputs, settings.batch_size))
