@@ -17,7 +17,8 @@ stopped and how long it should train (docs/design.md, Learning curves):
   the test faces merely encoded and decoded (SSIM to the face, Psi still
   calls its expression), which bounds what an edit keeps;
 - ExprGAN's reconstruction and refinement stages: its transfers of the same
-  pairs, scored like LEED's edits.
+  pairs, scored like LEED's edits, and how often Psi calls the inputs made
+  the reference's class at full intensity (Fig. 3's edit) that class.
 
 The last point of `leed` is the evaluate stage's figure for the same pairs
 and judges. Writes `DIR/curves/curves.json`, `curves.md` and one figure per
@@ -97,8 +98,14 @@ class _Measures:
     if name in EXPRGAN_MEASURED:
       editor = exprgan_eval.Editor(self.context.outputs[name], self.batch)
       images = self.records['image']
-      return self._edit_scores(editor.transfer(
-          images, images[self.references], self.wanted))
+      # Fig. 3's edit beside the transfer: told the class at full intensity
+      # rather than given Q's code of the reference, which tells a
+      # generator that ignores its code from a Q that reads it wrongly.
+      to_class = editor.to_class(images, self.wanted, 1.0)
+      return {**self._edit_scores(editor.transfer(
+                  images, images[self.references], self.wanted)),
+              'to_class_accuracy': _fraction(self.judges.psi(to_class)
+                                             == self.wanted)}
     return {**self._leed_edits(name), **self._reconstructions(name)}
 
   def _classifier(self):

@@ -18,6 +18,7 @@ import skimage.data
 
 import leedjax
 from conftest import REPO
+from conftest import run_command
 from conftest import run_main
 from leedjax.trainers import exprgan
 
@@ -51,6 +52,7 @@ def test_every_exprgan_stage_trains_and_a_second_run_skips_them(
     assert 'g_loss' in json.loads(lines[-1])
   _check_evaluation(workdir)
   _check_editor(workdir, user_dir)
+  _check_curves(workdir, data_dir, user_dir)
   again = run_main(*args, config=f'{config}:smoke', cwd=user_dir)
   assert again.returncode == 0, again.stderr[-4000:]
   for stage in STAGES:
@@ -76,6 +78,31 @@ def _check_evaluation(workdir):
     assert (evaluate / name).stat().st_size > 0
   text = (evaluate / 'report.md').read_text()
   assert 'ExprGAN transfer' in text and 'Table 1' in text
+
+
+def _check_curves(workdir, data_dir, user_dir):
+  """`python -m leedjax.curves` measures the transfers of each kept
+  checkpoint; the last are the figures the evaluation reported."""
+  config = os.path.relpath(REPO / 'configs' / 'synthetic_exprgan.py',
+                           user_dir)
+  result = run_command('leedjax.curves', f'--config={config}:smoke',
+                       '--workdir=runs/exprgan',
+                       f'--config.data.data_dir={data_dir}', cwd=user_dir)
+  assert result.returncode == 0, result.stderr[-4000:]
+  curves = json.loads((workdir / 'curves' / 'curves.json').read_text())
+  assert list(curves) == ['classifier', 'exprgan_reconstruction',
+                          'exprgan_refinement', 'identity_judge']
+  for stage in ('exprgan_reconstruction', 'exprgan_refinement'):
+    assert [point['step'] for point in curves[stage]] == [2], stage
+    assert (workdir / 'curves' / f'{stage}.png').stat().st_size > 0
+  results = json.loads((workdir / 'results.json').read_text())
+  last = curves['exprgan_refinement'][-1]
+  reported = {'expression_accuracy': 'exprgan_expression_accuracy',
+              'identity_retention': 'exprgan_identity_retention',
+              'ssim_edit': 'exprgan_ssim'}
+  for key, name in reported.items():
+    assert last[key] == pytest.approx(results[name], abs=1e-6), key
+  assert 0.0 <= last['to_class_accuracy'] <= 1.0
 
 
 def _check_editor(workdir, user_dir):
