@@ -4,8 +4,8 @@ The faces are configs/synthetic.py's (frontal, 200 people, split by
 subject), judged by the same Psi and identity judge as LEED's default job.
 `:smoke` shrinks everything to a run of a minute or two (the tests use it).
 `:with_leed` trains LEED's default job and ExprGAN in one workdir, so one
-report compares LEED, StarGAN and ExprGAN on the same pairs (about 90
-minutes on 2 cores).
+report compares LEED, StarGAN and ExprGAN on the same pairs (about two and
+a quarter hours on 2 cores: the two jobs' stage times added).
 """
 
 import os
@@ -34,16 +34,22 @@ def get_config(variant: str = ''):
                      + ('identity_judge', 'evaluate'))
   exprgan = config.exprgan
   # A quarter of the paper's widths for a 2-core CPU; the paper's batch.
-  # Step times (`python -m leedjax.bench --config=configs/synthetic_exprgan.py
-  # --devices=1 --trainers=exprgan_controller,...`, 2 cores): controller
-  # 0.41 s, reconstruction 1.14 s, refinement 1.24 s (VGG16's identity
-  # features make three quarters of the later stages' 98 GFLOP). These
-  # step counts (about 31 minutes) are a first sizing, not yet chosen from
-  # learning curves.
+  # Step times in a full run on 2 cores (`python -m leedjax.bench
+  # --config=configs/synthetic_exprgan.py --devices=1` measures them; VGG16's
+  # identity features make three quarters of the later stages' 98 GFLOP):
+  # controller 0.36 s, reconstruction 1.07 s, refinement 1.04 s: these train
+  # in about 69 minutes and the whole job takes about 90. The counts come
+  # from learning curves (`python -m leedjax.curves`, docs/status.md): the
+  # transfer's expression accuracy rose from 45% at 1,000 refinement steps
+  # to 51-55% at 1,500-2,000 and the edits' SSIM still gains about 0.005 per
+  # 250 steps; Fig. 3's edit at full intensity levels off at 80% from 1,250.
   exprgan.width = 0.25
-  exprgan.controller.num_steps = 500
-  exprgan.reconstruction.num_steps = 800
-  exprgan.refinement.num_steps = 600
+  exprgan.controller.num_steps = 1_000
+  exprgan.reconstruction.num_steps = 1_600
+  exprgan.refinement.num_steps = 2_000
+  # Every checkpoint is kept, for `python -m leedjax.curves`.
+  for stage in exprgan_trainer.STAGES:
+    exprgan[stage].keep_checkpoints = synthetic.KEEP_EVERY_CHECKPOINT
   if variant == 'smoke':
     default.smoke_exprgan(config)
   return config
