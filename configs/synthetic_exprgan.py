@@ -35,8 +35,10 @@ def get_config(variant: str = ''):
   exprgan = config.exprgan
   # A quarter of the paper's widths for a 2-core CPU; the paper's batch.
   # Step times in a full run on 2 cores (`python -m leedjax.bench
-  # --config=configs/synthetic_exprgan.py --devices=1` measures them; VGG16's
-  # identity features make three quarters of the later stages' 98 GFLOP):
+  # --config=configs/synthetic_exprgan.py --devices=1 --trainers=
+  # exprgan_controller,exprgan_reconstruction,exprgan_refinement` times
+  # them alone; VGG16's identity features make three quarters of the later
+  # stages' 98 GFLOP):
   # controller 0.36 s, reconstruction 1.07 s, refinement 1.09 s: these
   # counts train in about 71 minutes and the whole job takes about 93. They
   # come from learning curves (`python -m leedjax.curves`, docs/status.md):
