@@ -5,6 +5,7 @@ layouts, compared to float32 summation order."""
 import json
 import os
 import pathlib
+import re
 
 import numpy as np
 
@@ -42,14 +43,28 @@ def flatten(tree, prefix=''):
     yield prefix, np.asarray(tree)
 
 
+# Gloo's connection message with every number written as 0 (see own_lines).
+_GLOO_MESSAGE = ('[Gloo] Rank 0 is connected to 0 peer ranks. '
+                 'Expected number of connected peer ranks is : 0')
+_GLOO_LINE = re.compile(r'\[Gloo\] Rank \d+ is connected to \d+ peer ranks\. '
+                        r'Expected number of connected peer ranks is : \d+')
+
+
 def own_lines(output: str) -> list[str]:
-  """The lines of a process's output that are not gloo's: its CPU
-  collectives print "[Gloo] Rank R is connected to N peer ranks. Expected
-  number of connected peer ranks is : N" to stdout, from several threads at
-  once, so one such line may arrive cut in two."""
+  """The lines of a process's output that are not gloo's.
+
+  Gloo's CPU collectives print "[Gloo] Rank R is connected to N peer ranks.
+  Expected number of connected peer ranks is : N" to stdout from several
+  threads at once, so its messages arrive cut anywhere and interleaved: a
+  line may hold one message inside another, or only the tail of one (a CI
+  run's process printed a line "3"). A line is gloo's when, once its whole
+  messages are removed, what is left is a piece of that message.
+  """
+  def is_gloo(line):
+    rest = _GLOO_LINE.sub('', line).strip()
+    return re.sub(r'\d+', '0', rest) in _GLOO_MESSAGE
   return [line for line in output.splitlines()
-          if line.strip() and not line.startswith('[Gloo]')
-          and 'peer ranks' not in line]
+          if line.strip() and not is_gloo(line)]
 
 
 def logged_losses(stage_dir: pathlib.Path) -> list[float]:
