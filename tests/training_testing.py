@@ -43,11 +43,10 @@ def flatten(tree, prefix=''):
     yield prefix, np.asarray(tree)
 
 
-# Gloo's connection message with every number written as 0 (see own_lines).
-_GLOO_MESSAGE = ('[Gloo] Rank 0 is connected to 0 peer ranks. '
-                 'Expected number of connected peer ranks is : 0')
-_GLOO_LINE = re.compile(r'\[Gloo\] Rank \d+ is connected to \d+ peer ranks\. '
-                        r'Expected number of connected peer ranks is : \d+')
+# The words of gloo's connection message (see own_lines), its numbers apart.
+_GLOO_WORDS = frozenset(['[Gloo]', 'Rank', 'is', 'connected', 'to', 'peer',
+                         'ranks', 'Expected', 'number', 'of', '.', ':'])
+_WORD = re.compile(r'\[Gloo\]|[A-Za-z]+|\d+|\S')
 
 
 def own_lines(output: str) -> list[str]:
@@ -55,14 +54,14 @@ def own_lines(output: str) -> list[str]:
 
   Gloo's CPU collectives print "[Gloo] Rank R is connected to N peer ranks.
   Expected number of connected peer ranks is : N" to stdout from several
-  threads at once, so its messages arrive cut anywhere and interleaved: a
-  line may hold one message inside another, or only the tail of one (a CI
-  run's process printed a line "3"). A line is gloo's when, once its whole
-  messages are removed, what is left is a piece of that message.
+  threads at once, each piece of it a separate write, so messages arrive
+  interleaved piece by piece: CI runs have printed a line holding only
+  "3", and one message inside another after its "[Gloo] Rank ". A line is
+  gloo's when every word of it is a word or number of that message.
   """
   def is_gloo(line):
-    rest = _GLOO_LINE.sub('', line).strip()
-    return re.sub(r'\d+', '0', rest) in _GLOO_MESSAGE
+    return all(word in _GLOO_WORDS or word.isdigit()
+               for word in _WORD.findall(line))
   return [line for line in output.splitlines()
           if line.strip() and not is_gloo(line)]
 
