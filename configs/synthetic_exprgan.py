@@ -40,17 +40,18 @@ def get_config(variant: str = ''):
   # them alone; VGG16's identity features make three quarters of the later
   # stages' 98 GFLOP):
   # controller 0.36 s, reconstruction 1.07 s, refinement 1.09 s: these
-  # counts train in about 71 minutes and the whole job takes about 93. They
+  # counts train in about 71 minutes and the whole job takes about 92. They
   # come from learning curves (`python -m leedjax.curves`, docs/status.md):
-  # the refinement's transfer expression levels off at 78-82% from 500
+  # the refinement's transfer expression levels off at 82-88% from 500
   # steps while the edits' SSIM still gains about 0.007 per 250 steps.
   exprgan.width = 0.25
   # Ten times the paper's image-adversarial weight (0.01): at 0.01 the image
   # discriminator tells every generated face from a real one, and Q, which
   # shares its body, learns to read codes from the generator's artefacts,
   # not from expressions: real references all read as weak (transfer
-  # expression 54%). At 0.1 the transfer carries the reference's expression
-  # on 78% of test pairs and SSIM rises 0.688 -> 0.742 (docs/status.md).
+  # expression 54%). At 0.1 it carried the reference's expression on 78% of
+  # test pairs and SSIM rose 0.688 -> 0.742 (docs/status.md; 83.5% since
+  # neutral references are transferred at full magnitude).
   exprgan.lambda_image_adversarial = 0.1
   exprgan.controller.num_steps = 1_000
   exprgan.reconstruction.num_steps = 1_600

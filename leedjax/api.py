@@ -119,7 +119,8 @@ def edit(params, input, reference, alpha,  # pylint: disable=redefined-builtin
   LEED: I_B = Dec(I(E(N(I_A)), alpha * X(E(R_B), E(N(R_B))))), with N the
   trained StarGAN neutralizer (LEED eqs. 2 and 6; docs/design.md, Editing).
   ExprGAN: G_dec(G_enc(I_A), alpha * c_B), c_B Q's code of the reference
-  given Psi's class of it (ExprGAN's transfer; `mode` does not apply).
+  given Psi's class of it, a neutral reference's at full magnitude
+  (ExprGAN's transfer; `mode` does not apply).
 
   Args:
     params: an `Editor` or `ExprGANEditor`, e.g. from `load_editor`.

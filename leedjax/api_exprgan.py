@@ -7,8 +7,9 @@ workdir that trained ExprGAN and not LEED, or with `system='exprgan'`).
 
 A transfer reads the reference's class with the workdir's expression
 classifier (Psi, the `classifier` stage), as the paper's transfer does with
-its own classifier, and its code with Q given that class; alpha scales the
-code's magnitude (1: the reference's intensity). Editing to a class takes an
+its own classifier, and its code with Q given that class (a neutral
+reference's at full magnitude); alpha scales the code's magnitude (1: the
+reference's intensity). Editing to a class takes an
 intensity in [0, 1] (exprgan_editing.py).
 """
 
@@ -142,9 +143,9 @@ def transfer(editor: ExprGANEditor, faces, references, alpha):
   spec = editor.spec
   nets = spec.networks()
   labels = reference_classes(editor, references)
-  code = exprgan_editing.reference_code(nets, editor.exprgan, references,
-                                        labels, spec.num_classes,
-                                        spec.code_dim)
+  code = exprgan_editing.reference_code(
+      nets, editor.exprgan, references, labels, spec.num_classes,
+      spec.code_dim, exprgan_editing.neutral_class(spec.class_names))
   identity = exprgan_editing.identity_of(nets, editor.exprgan, faces)
   return exprgan_editing.generate(nets, editor.exprgan, identity,
                                   code * alpha[:, None])

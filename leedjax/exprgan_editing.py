@@ -14,6 +14,11 @@ slot and every other slot their negatives (F_ctrl(y_B, |Q(x_B, y_B)_yB|)),
 so a Q that is still learning cannot mix classes. The paper predicts y_B with
 an expression classifier; `transfer` takes the classes as an argument.
 
+A neutral reference is transferred at full magnitude: the paper's classes
+(Oulu-CASIA's six) all have an intensity, neutral has none, so Q can only
+read it as the prior's mean (0.48 measured) and the generator draws an
+ambiguous face there (docs/design.md, ExprGAN).
+
 `variables` maps each of ExprGAN's nets to its flax variables
 (`trainers.exprgan.NETS`); the discriminator runs in inference mode.
 """
@@ -29,6 +34,13 @@ from leedjax.trainers import exprgan as exprgan_lib
 ENCODER = exprgan_lib.ENCODER
 GENERATOR = exprgan_lib.GENERATOR
 IMAGE_DISCRIMINATOR = exprgan_lib.IMAGE_DISCRIMINATOR
+NEUTRAL = 'neutral'
+
+
+def neutral_class(class_names) -> int | None:
+  """The index of the neutral class among `class_names`, None without one."""
+  names = list(class_names)
+  return names.index(NEUTRAL) if NEUTRAL in names else None
 
 
 def identity_of(nets: Mapping[str, Any], variables: Mapping[str, Any],
@@ -51,14 +63,19 @@ def class_code(labels: jax.Array, intensity, num_classes: int,
 
 def reference_code(nets: Mapping[str, Any], variables: Mapping[str, Any],
                    references: jax.Array, labels: jax.Array,
-                   num_classes: int, code_dim: int) -> jax.Array:
-  """c_B: Q's code of each reference given its class, in F_ctrl's form."""
+                   num_classes: int, code_dim: int,
+                   neutral: int | None = None) -> jax.Array:
+  """c_B: Q's code of each reference given its class, in F_ctrl's form;
+  references of class `neutral` (an index, or None) at magnitude 1."""
   onehot = jax.nn.one_hot(labels, num_classes)
   _, predicted = nets[IMAGE_DISCRIMINATOR].apply(
       variables[IMAGE_DISCRIMINATOR], references, onehot, train=False)
   slots = predicted.reshape(predicted.shape[0], num_classes, code_dim)
-  own = jnp.take_along_axis(slots, labels[:, None, None], axis=1)[:, 0]
-  return exprgan_nets.expression_controller(onehot, jnp.abs(own))
+  magnitude = jnp.abs(
+      jnp.take_along_axis(slots, labels[:, None, None], axis=1)[:, 0])
+  if neutral is not None:
+    magnitude = jnp.where((labels == neutral)[:, None], 1.0, magnitude)
+  return exprgan_nets.expression_controller(onehot, magnitude)
 
 
 def generate(nets: Mapping[str, Any], variables: Mapping[str, Any],
@@ -77,9 +94,11 @@ def edit_to_class(nets, variables, images, labels, intensity, *,
 
 
 def transfer(nets, variables, images, references, reference_labels, *,
-             num_classes: int, code_dim: int) -> jax.Array:
-  """The faces wearing the references' expressions (Fig. 4)."""
+             num_classes: int, code_dim: int,
+             neutral: int | None = None) -> jax.Array:
+  """The faces wearing the references' expressions (Fig. 4); `neutral`:
+  the neutral class's index, or None (see reference_code)."""
   code = reference_code(nets, variables, references, reference_labels,
-                        num_classes, code_dim)
+                        num_classes, code_dim, neutral)
   return generate(nets, variables, identity_of(nets, variables, images),
                   code)

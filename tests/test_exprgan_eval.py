@@ -69,6 +69,29 @@ def test_reference_code_takes_q_slot_of_the_given_class(trained_shape):
                                np.broadcast_to(-own, (K - 1, D)), atol=1e-6)
 
 
+def test_reference_code_gives_neutral_references_full_magnitude(
+    trained_shape):
+  nets, variables, images = trained_shape
+  labels = jnp.array([1, 4, 4, 7])
+  plain = np.asarray(exprgan_editing.reference_code(nets, variables, images,
+                                                    labels, K, D))
+  code = np.asarray(exprgan_editing.reference_code(
+      nets, variables, images, labels, K, D, neutral=4)).reshape(4, K, D)
+  for row in (1, 2):  # class 4: its slot 1, every other -1
+    np.testing.assert_allclose(code[row, 4], np.ones(D), atol=1e-6)
+    np.testing.assert_allclose(np.delete(code[row], 4, axis=0),
+                               -np.ones((K - 1, D)), atol=1e-6)
+  # The other classes keep Q's code, which is not at full magnitude.
+  np.testing.assert_allclose(code[[0, 3]].reshape(2, -1), plain[[0, 3]],
+                             atol=1e-6)
+  assert float(np.max(np.abs(plain[1]))) < 0.99
+
+
+def test_neutral_class_is_found_by_name():
+  assert exprgan_editing.neutral_class(('happy', 'neutral', 'sad')) == 1
+  assert exprgan_editing.neutral_class(('anger', 'disgust', 'fear')) is None
+
+
 def test_edit_to_class_generates_from_the_input_identity(trained_shape):
   nets, variables, images = trained_shape
   labels = jnp.array([0, 1, 2, 3])

@@ -17,10 +17,13 @@ import pytest
 import skimage.data
 
 import leedjax
+from leedjax import api_exprgan
+from leedjax import exprgan_editing
+from leedjax.data import pipeline
+from leedjax.trainers import exprgan
 from conftest import REPO
 from conftest import run_command
 from conftest import run_main
-from leedjax.trainers import exprgan
 
 # About two minutes on 2 cores: in the slow selection (`pytest -m slow`),
 # keeping the default one within its ten minutes. The trainer itself is
@@ -114,6 +117,16 @@ def _check_editor(workdir, user_dir):
   transfer = jax.jit(leedjax.edit)(editor, faces, faces[::-1],
                                    jnp.array([0.0, 1.0, 1.5]))
   assert transfer.shape == (3, 32, 32, 3)
+  # The API's transfer is the editing function's, with Psi's classes and
+  # the editor's neutral class (at full magnitude).
+  references = pipeline.to_float(jnp.asarray(faces[::-1]))
+  expected = exprgan_editing.transfer(
+      editor.spec.networks(), editor.exprgan,
+      pipeline.to_float(jnp.asarray(faces)), references,
+      api_exprgan.reference_classes(editor, references),
+      num_classes=editor.spec.num_classes, code_dim=editor.spec.code_dim,
+      neutral=editor.spec.class_names.index('neutral'))
+  np.testing.assert_allclose(transfer[1], expected[1], atol=1e-4)
   weak, strong = (leedjax.edit_to_expression(editor, faces, 'happy', t)
                   for t in (0.0, 1.0))
   assert float(jnp.max(jnp.abs(strong - weak))) > 0  # intensity is used

@@ -2,7 +2,7 @@
 
 - `Editor`: a trained ExprGAN over numpy uint8 faces, in fixed-size
   batches: to a class at an intensity (Fig. 3), or a transfer from a
-  reference (Fig. 4).
+  reference (Fig. 4), a neutral reference at full magnitude.
 - `intensity_figure`: one face as every class at five intensities (Fig. 3).
 - `intensity_agreement` (SynthFaces): does the requested intensity set the
   rendered one? Each edit is matched to the nearest of the renderer's exact
@@ -51,7 +51,8 @@ class Editor:
     self._to_class = _uint8_of(functools.partial(
         exprgan_editing.edit_to_class, self._nets, **shape), self._variables)
     self._transfer = _uint8_of(functools.partial(
-        exprgan_editing.transfer, self._nets, **shape), self._variables)
+        exprgan_editing.transfer, self._nets, **shape,
+        neutral=outputs['neutral']), self._variables)
     self._code = jax.jit(lambda variables, x, labels:
                          exprgan_editing.reference_code(
                              self._nets, variables, pipeline.to_float(x),
@@ -76,7 +77,8 @@ class Editor:
         self._batch)
 
   def codes(self, images, labels) -> np.ndarray:
-    """c of each face given its class, (B, K*d)."""
+    """Q's code c of each face given its class, (B, K*d) (neutral faces'
+    too, which a transfer replaces by full magnitude)."""
     return batched.in_batches(functools.partial(self._code, self._variables),
                               [images, np.asarray(labels, np.int32)],
                               self._batch)

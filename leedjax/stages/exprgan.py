@@ -7,6 +7,7 @@ later stage starts from the networks the one before it finished with.
 
 import functools
 
+from leedjax import exprgan_editing
 from leedjax import loop
 from leedjax.data import datasets
 from leedjax.data import sharding
@@ -41,7 +42,8 @@ def _outputs(context, trainer, state, name):
       'variables': sharding.local_copy(
           {net: state.variables(net) for net in exprgan_lib.NETS}),
       'num_classes': trainer.num_classes, 'code_dim': trainer.code_dim,
-      'identity_dim': trainer.identity_dim}
+      'identity_dim': trainer.identity_dim,
+      'neutral': exprgan_editing.neutral_class(trainer.class_names)}
 
 
 def final_outputs(context) -> dict | None:
