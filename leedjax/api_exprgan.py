@@ -25,6 +25,7 @@ import ml_collections
 
 from leedjax import checkpoints
 from leedjax import exprgan_editing
+from leedjax.data import datasets
 from leedjax.data import synthfaces
 from leedjax.trainers import classifier as classifier_lib
 from leedjax.trainers import exprgan as exprgan_lib
@@ -145,7 +146,7 @@ def transfer(editor: ExprGANEditor, faces, references, alpha):
   labels = reference_classes(editor, references)
   code = exprgan_editing.reference_code(
       nets, editor.exprgan, references, labels, spec.num_classes,
-      spec.code_dim, exprgan_editing.neutral_class(spec.class_names))
+      spec.code_dim, datasets.neutral_class(spec.class_names))
   identity = exprgan_editing.identity_of(nets, editor.exprgan, faces)
   return exprgan_editing.generate(nets, editor.exprgan, identity,
                                   code * alpha[:, None])

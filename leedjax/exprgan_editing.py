@@ -34,13 +34,6 @@ from leedjax.trainers import exprgan as exprgan_lib
 ENCODER = exprgan_lib.ENCODER
 GENERATOR = exprgan_lib.GENERATOR
 IMAGE_DISCRIMINATOR = exprgan_lib.IMAGE_DISCRIMINATOR
-NEUTRAL = 'neutral'
-
-
-def neutral_class(class_names) -> int | None:
-  """The index of the neutral class among `class_names`, None without one."""
-  names = list(class_names)
-  return names.index(NEUTRAL) if NEUTRAL in names else None
 
 
 def identity_of(nets: Mapping[str, Any], variables: Mapping[str, Any],

@@ -87,11 +87,6 @@ def test_reference_code_gives_neutral_references_full_magnitude(
   assert float(np.max(np.abs(plain[1]))) < 0.99
 
 
-def test_neutral_class_is_found_by_name():
-  assert exprgan_editing.neutral_class(('happy', 'neutral', 'sad')) == 1
-  assert exprgan_editing.neutral_class(('anger', 'disgust', 'fear')) is None
-
-
 def test_edit_to_class_generates_from_the_input_identity(trained_shape):
   nets, variables, images = trained_shape
   labels = jnp.array([0, 1, 2, 3])

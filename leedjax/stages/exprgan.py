@@ -7,7 +7,6 @@ later stage starts from the networks the one before it finished with.
 
 import functools
 
-from leedjax import exprgan_editing
 from leedjax import loop
 from leedjax.data import datasets
 from leedjax.data import sharding
@@ -43,7 +42,7 @@ def _outputs(context, trainer, state, name):
           {net: state.variables(net) for net in exprgan_lib.NETS}),
       'num_classes': trainer.num_classes, 'code_dim': trainer.code_dim,
       'identity_dim': trainer.identity_dim,
-      'neutral': exprgan_editing.neutral_class(trainer.class_names)}
+      'neutral': datasets.neutral_class(trainer.class_names)}
 
 
 def final_outputs(context) -> dict | None:
